@@ -1,0 +1,60 @@
+//! NATS subject names. Request/reply: `<service>.<noun>.<verb>`, served by a
+//! queue group named after the service. Events: `evt.<service>.<entity>.<event>`,
+//! one JetStream stream per service capturing `evt.<service>.>`.
+
+/// The JetStream stream that holds a service's events.
+pub fn stream_name(service: &str) -> String {
+    format!("EVT_{}", service.to_ascii_uppercase())
+}
+
+/// The subject filter of a service's event stream.
+pub fn stream_subjects(service: &str) -> String {
+    format!("evt.{service}.>")
+}
+
+/// NATS header names the platform sets.
+pub mod headers {
+    pub const TRACEPARENT: &str = "traceparent";
+    pub const TRACESTATE: &str = "tracestate";
+    pub const REQUEST_ID: &str = "X-Request-Id";
+    pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+    /// A short-lived internal token naming the principal (see `platform::auth`).
+    pub const INTERNAL_TOKEN: &str = "X-Internal-Token";
+    pub const MSG_ID: &str = "Nats-Msg-Id";
+    pub const SERVICE_ERROR: &str = "Nats-Service-Error";
+    pub const SERVICE_ERROR_CODE: &str = "Nats-Service-Error-Code";
+}
+
+pub mod gateway {
+    pub const SERVICE: &str = "gateway";
+    pub const EVT_USER_REGISTERED: &str = "gateway.user.registered";
+}
+
+pub mod charts {
+    pub const SERVICE: &str = "charts";
+    pub const CHART_GET: &str = "charts.chart.get";
+    pub const PROFILE_GET: &str = "charts.profile.get";
+    pub const EVT_CHART_COMPUTED: &str = "charts.chart.computed";
+}
+
+pub mod pricing {
+    pub const SERVICE: &str = "pricing";
+    pub const QUOTE_CREATE: &str = "pricing.quote.create";
+    pub const CREDITS_HOLD: &str = "pricing.credits.hold";
+    pub const CREDITS_CAPTURE: &str = "pricing.credits.capture";
+    pub const CREDITS_RELEASE: &str = "pricing.credits.release";
+    pub const CREDITS_BALANCE: &str = "pricing.credits.balance";
+    pub const EVT_CREDITS_GRANTED: &str = "pricing.credits.granted";
+    pub const EVT_CREDITS_SPENT: &str = "pricing.credits.spent";
+    pub const EVT_CREDITS_LOW: &str = "pricing.credits.low";
+    pub const EVT_PRICE_CHANGED: &str = "pricing.price.changed";
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stream_naming() {
+        assert_eq!(super::stream_name("gateway"), "EVT_GATEWAY");
+        assert_eq!(super::stream_subjects("pricing"), "evt.pricing.>");
+    }
+}

@@ -1,0 +1,69 @@
+//! What every service binary does besides serving: `migrate` (the only way
+//! migrations run) and `healthcheck` (for container probes).
+
+use crate::config::BaseConfig;
+use crate::migrate::Migration;
+use std::future::Future;
+use std::io::{Read, Write};
+use std::time::Duration;
+
+/// Platform migrations applied into every service schema before its own.
+pub const PLATFORM_MIGRATIONS: &[Migration] = &[Migration {
+    version: -1,
+    name: "platform_outbox",
+    sql: include_str!("../../../migrations/platform/0001_outbox.sql"),
+}];
+
+/// Runs `f` on a multi-threaded tokio runtime.
+pub fn block_on<F: Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(f)
+}
+
+/// Applies the platform's and the service's migrations. Waits (with backoff)
+/// up to a minute for the database, so it can run as a one-shot container
+/// started together with PostgreSQL.
+pub async fn migrate(cfg: &BaseConfig, migrations: &[Migration]) -> anyhow::Result<crate::migrate::Report> {
+    let pg = crate::db::pg_config(&cfg.database, &cfg.service)?;
+    let mut delay = Duration::from_millis(200);
+    let started = std::time::Instant::now();
+    let mut client = loop {
+        #[allow(clippy::disallowed_methods)]
+        match pg.connect(tokio_postgres::NoTls).await {
+            Ok((client, conn)) => {
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                break client;
+            }
+            Err(e) if started.elapsed() < Duration::from_secs(60) => {
+                tracing::warn!(error = %e, "database not reachable yet; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(3));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let mut all: Vec<Migration> = PLATFORM_MIGRATIONS.to_vec();
+    all.extend_from_slice(migrations);
+    crate::migrate::run(&mut client, &cfg.service, &all).await
+}
+
+/// GETs `http://host:port/<path>` and succeeds on a 200. No client library:
+/// it must work in a minimal container.
+pub fn healthcheck(host: &str, port: u16, path: &str) -> anyhow::Result<()> {
+    let host = if host == "0.0.0.0" { "127.0.0.1" } else { host };
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))?
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("cannot resolve {host}"))?;
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(3)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n")?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf)?;
+    let status = buf.split_whitespace().nth(1).unwrap_or("");
+    if status == "200" {
+        Ok(())
+    } else {
+        anyhow::bail!("{path} answered {status}")
+    }
+}

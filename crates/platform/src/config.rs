@@ -1,0 +1,330 @@
+//! Layered configuration: built-in defaults, `config/default.toml`,
+//! `config/<env>.toml`, then environment variables `JYOTIFLOW__SECTION__KEY`.
+//!
+//! The whole configuration is validated before any socket opens; every error
+//! names the exact key. Secrets are [`SecretString`]s, which never print.
+//! In production (`JYOTIFLOW__ENV=production`) default or short secrets are
+//! refused.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Secrets shipped in the defaults start with this marker; production refuses them.
+pub const INSECURE_DEFAULT_PREFIX: &str = "insecure-dev-";
+/// The shortest secret production accepts.
+pub const MIN_SECRET_LEN: usize = 32;
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Test,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Test => "test",
+            Environment::Production => "production",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct HttpConfig {
+    pub host: String,
+    pub port: u16,
+    /// Largest request body accepted, in bytes (413 above it).
+    pub body_limit_bytes: usize,
+    /// How long graceful shutdown may take in total.
+    pub shutdown_timeout_secs: u64,
+    /// actix worker threads; 0 = one per core.
+    pub workers: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct DatabaseConfig {
+    pub url: SecretString,
+    /// The pool's `max_size`: this process never holds more connections.
+    pub max_connections: usize,
+    /// TCP connect timeout, set on the tokio-postgres config.
+    pub connect_timeout_ms: u64,
+    /// How long a request waits for a free connection.
+    pub wait_timeout_ms: u64,
+    /// How long creating a new connection may take.
+    pub create_timeout_ms: u64,
+    /// How long verifying a connection on checkout may take.
+    pub recycle_timeout_ms: u64,
+    /// Server-side `statement_timeout`.
+    pub statement_timeout_ms: u64,
+    /// Server-side `idle_in_transaction_session_timeout`.
+    pub idle_in_transaction_timeout_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct NatsConfig {
+    pub url: String,
+    pub request_timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct TelemetryConfig {
+    /// An `EnvFilter` directive, e.g. `info,gateway=debug`.
+    pub log_level: String,
+    pub log_format: LogFormat,
+    /// OTLP/HTTP endpoint (e.g. `http://otel-collector:4318`); empty disables export.
+    #[serde(default)]
+    pub otlp_endpoint: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct InternalAuthConfig {
+    /// HMAC key for the short-lived internal tokens the gateway signs.
+    pub secret: SecretString,
+    pub ttl_secs: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct OutboxConfig {
+    pub poll_interval_ms: u64,
+    pub batch_size: i64,
+    /// Published rows older than this are deleted.
+    pub retention_hours: i64,
+}
+
+/// The sections every service has.
+#[derive(Clone, Debug, Deserialize)]
+pub struct BaseConfig {
+    pub env: Environment,
+    /// Service name (set by the loader, not by configuration).
+    #[serde(default)]
+    pub service: String,
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub nats: NatsConfig,
+    pub telemetry: TelemetryConfig,
+    pub internal_auth: InternalAuthConfig,
+    pub outbox: OutboxConfig,
+}
+
+impl DatabaseConfig {
+    pub fn wait_timeout(&self) -> Duration {
+        Duration::from_millis(self.wait_timeout_ms)
+    }
+}
+
+impl NatsConfig {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+}
+
+/// A configuration error that names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {key}: {message}")]
+    Invalid { key: String, message: String },
+    #[error("invalid configuration: {0}")]
+    Load(#[from] config::ConfigError),
+}
+
+impl ConfigError {
+    pub fn invalid(key: &str, message: impl fmt::Display) -> Self {
+        ConfigError::Invalid {
+            key: key.to_owned(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Implemented by each service's own configuration section(s).
+pub trait Validate {
+    fn validate(&self, env: Environment) -> Result<(), ConfigError>;
+}
+
+impl Validate for () {
+    fn validate(&self, _env: Environment) -> Result<(), ConfigError> {
+        Ok(())
+    }
+}
+
+/// Where configuration files live: `$JYOTIFLOW_CONFIG_DIR`, else `./config`.
+pub fn config_dir() -> PathBuf {
+    std::env::var_os("JYOTIFLOW_CONFIG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("config"))
+}
+
+/// Built-in defaults for the base sections. `port` is the service's default port.
+fn base_defaults(
+    builder: config::ConfigBuilder<config::builder::DefaultState>,
+    service: &str,
+    port: u16,
+) -> Result<config::ConfigBuilder<config::builder::DefaultState>, config::ConfigError> {
+    builder
+        .set_default("env", "development")?
+        .set_default("http.host", "127.0.0.1")?
+        .set_default("http.port", i64::from(port))?
+        .set_default("http.body_limit_bytes", 256 * 1024)?
+        .set_default("http.shutdown_timeout_secs", 20)?
+        .set_default("http.workers", 0)?
+        .set_default("database.url", "postgres://postgres@127.0.0.1:5432/jyotiflow")?
+        .set_default("database.max_connections", 10)?
+        .set_default("database.connect_timeout_ms", 3000)?
+        .set_default("database.wait_timeout_ms", 2000)?
+        .set_default("database.create_timeout_ms", 3000)?
+        .set_default("database.recycle_timeout_ms", 1000)?
+        .set_default("database.statement_timeout_ms", 10_000)?
+        .set_default("database.idle_in_transaction_timeout_ms", 30_000)?
+        .set_default("nats.url", "nats://127.0.0.1:4222")?
+        .set_default("nats.request_timeout_ms", 5000)?
+        .set_default("nats.connect_timeout_ms", 2000)?
+        .set_default("telemetry.log_level", format!("info,{service}=info"))?
+        .set_default("telemetry.log_format", "json")?
+        .set_default(
+            "internal_auth.secret",
+            format!("{INSECURE_DEFAULT_PREFIX}internal-token-secret-change-me"),
+        )?
+        .set_default("internal_auth.ttl_secs", 60)?
+        .set_default("outbox.poll_interval_ms", 500)?
+        .set_default("outbox.batch_size", 100)?
+        .set_default("outbox.retention_hours", 72)
+}
+
+/// Loads and validates the base sections and the service's own type `E`
+/// (deserialized from the same layered sources; `defaults` adds its defaults).
+/// `overrides` (key, value) pairs apply last; tests use them instead of the
+/// process environment.
+pub fn load<E>(
+    service: &str,
+    default_port: u16,
+    overrides: &[(String, String)],
+    defaults: impl FnOnce(
+        config::ConfigBuilder<config::builder::DefaultState>,
+    ) -> Result<config::ConfigBuilder<config::builder::DefaultState>, config::ConfigError>,
+) -> Result<(BaseConfig, E), ConfigError>
+where
+    E: DeserializeOwned + Validate,
+{
+    let env_name = std::env::var("JYOTIFLOW__ENV").unwrap_or_else(|_| "development".into());
+    let dir = config_dir();
+    let builder = base_defaults(config::Config::builder(), service, default_port)?;
+    let builder = defaults(builder)?
+        .add_source(config::File::from(dir.join("default.toml")).required(false))
+        .add_source(config::File::from(dir.join(format!("{env_name}.toml"))).required(false))
+        .add_source(config::File::from(dir.join(format!("{service}.toml"))).required(false))
+        .add_source(
+            config::Environment::with_prefix("JYOTIFLOW")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        );
+    let mut builder = builder;
+    for (k, v) in overrides {
+        builder = builder.set_override(k.as_str(), v.as_str())?;
+    }
+    let cfg = builder.build()?;
+    let mut base: BaseConfig = cfg.clone().try_deserialize()?;
+    base.service = service.to_owned();
+    base.validate()?;
+    let ext: E = cfg.try_deserialize()?;
+    ext.validate(base.env)?;
+    Ok((base, ext))
+}
+
+/// Checks a secret: production refuses the shipped defaults and short ones.
+pub fn check_secret(key: &str, secret: &SecretString, env: Environment) -> Result<(), ConfigError> {
+    let s = secret.expose_secret();
+    if s.is_empty() {
+        return Err(ConfigError::invalid(key, "must not be empty"));
+    }
+    if env == Environment::Production {
+        if s.starts_with(INSECURE_DEFAULT_PREFIX) {
+            return Err(ConfigError::invalid(
+                key,
+                "is the insecure development default; set a real secret in production",
+            ));
+        }
+        if s.len() < MIN_SECRET_LEN {
+            return Err(ConfigError::invalid(
+                key,
+                format!("must be at least {MIN_SECRET_LEN} bytes in production"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn positive(key: &str, v: u64) -> Result<(), ConfigError> {
+    if v == 0 {
+        Err(ConfigError::invalid(key, "must be greater than 0"))
+    } else {
+        Ok(())
+    }
+}
+
+impl BaseConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.http.host.trim().is_empty() {
+            return Err(ConfigError::invalid("http.host", "must not be empty"));
+        }
+        if self.http.body_limit_bytes == 0 {
+            return Err(ConfigError::invalid("http.body_limit_bytes", "must be greater than 0"));
+        }
+        let db = &self.database;
+        let url = db.url.expose_secret();
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError::invalid(
+                "database.url",
+                "must be a postgres:// or postgresql:// URL",
+            ));
+        }
+        if url.parse::<tokio_postgres::Config>().is_err() {
+            return Err(ConfigError::invalid("database.url", "is not a valid PostgreSQL URL"));
+        }
+        if db.max_connections == 0 || db.max_connections > 1000 {
+            return Err(ConfigError::invalid(
+                "database.max_connections",
+                "must be between 1 and 1000",
+            ));
+        }
+        positive("database.connect_timeout_ms", db.connect_timeout_ms)?;
+        positive("database.wait_timeout_ms", db.wait_timeout_ms)?;
+        positive("database.create_timeout_ms", db.create_timeout_ms)?;
+        positive("database.recycle_timeout_ms", db.recycle_timeout_ms)?;
+        positive("database.statement_timeout_ms", db.statement_timeout_ms)?;
+        positive("database.idle_in_transaction_timeout_ms", db.idle_in_transaction_timeout_ms)?;
+        if !self.nats.url.starts_with("nats://") && !self.nats.url.starts_with("tls://") {
+            return Err(ConfigError::invalid("nats.url", "must be a nats:// or tls:// URL"));
+        }
+        positive("nats.request_timeout_ms", self.nats.request_timeout_ms)?;
+        positive("nats.connect_timeout_ms", self.nats.connect_timeout_ms)?;
+        if tracing_subscriber::EnvFilter::try_new(&self.telemetry.log_level).is_err() {
+            return Err(ConfigError::invalid(
+                "telemetry.log_level",
+                "is not a valid filter directive",
+            ));
+        }
+        check_secret("internal_auth.secret", &self.internal_auth.secret, self.env)?;
+        positive("internal_auth.ttl_secs", self.internal_auth.ttl_secs)?;
+        positive("outbox.poll_interval_ms", self.outbox.poll_interval_ms)?;
+        if self.outbox.batch_size <= 0 {
+            return Err(ConfigError::invalid("outbox.batch_size", "must be greater than 0"));
+        }
+        Ok(())
+    }
+}

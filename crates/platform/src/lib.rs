@@ -1,0 +1,25 @@
+//! The runtime every JyotiFlow service uses.
+//!
+//! A service builds one [`config::BaseConfig`], one database pool
+//! ([`db::build_pool`]), one NATS client ([`nats::connect`]) and one HTTP
+//! server ([`http::serve`]); everything else hangs off those. Nothing outside
+//! this crate opens a database connection (clippy's `disallowed-methods`
+//! enforces it, see `clippy.toml`).
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod jwt;
+pub mod metrics;
+pub mod migrate;
+pub mod nats;
+pub mod outbox;
+pub mod runtime;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use error::AppError;
