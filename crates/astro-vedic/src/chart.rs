@@ -12,7 +12,7 @@
 //!   and the Moon are never retrograde (their speed is always positive).
 //! * Dignity uses compound (natural + temporal) friendship with the sign
 //!   lord, the lord's position taken from the same chart (see
-//!   [`crate::dignity`]).
+//!   [`crate::dignity`](mod@crate::dignity)).
 //! * Combustion uses the orbs in [`crate::dignity::combustion_orb`], with
 //!   the reduced orbs for retrograde Mercury and Venus.
 

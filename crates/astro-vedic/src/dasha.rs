@@ -376,14 +376,24 @@ impl Vimshottari {
             };
             let local = jd - s;
             if let Some(r) = find_running(&self.mahadashas, local) {
-                return Some(RunningDasha {
-                    mahadasha: r.0.shifted(s).summary(),
-                    antardasha: r.1.shifted(s).summary(),
-                    pratyantardasha: r.2.shifted(s),
-                });
+                return Some(running(r, s));
             }
         }
-        None
+        // Rounding at a cycle boundary: clamp into the cycle (the result is
+        // then off by at most a few ulps of `jd`).
+        let local = (jd - shift).clamp(self.cycle_start_jd_ut, self.cycle_end_jd_ut);
+        let last_inside = self
+            .mahadashas
+            .last()
+            .and_then(|m| m.sub_periods.last())
+            .and_then(|a| a.sub_periods.last())
+            .map(|p| p.start_jd_ut);
+        let probe = if local >= self.cycle_end_jd_ut {
+            last_inside?
+        } else {
+            local
+        };
+        find_running(&self.mahadashas, probe).map(|r| running(r, shift))
     }
 
     /// The mahadashas (with sub-periods) overlapping `[birth, birth + years)`,
@@ -431,6 +441,14 @@ impl Vimshottari {
             }
         }
         out
+    }
+}
+
+fn running(r: (&DashaPeriod, &DashaPeriod, &DashaPeriod), shift: f64) -> RunningDasha {
+    RunningDasha {
+        mahadasha: r.0.shifted(shift).summary(),
+        antardasha: r.1.shifted(shift).summary(),
+        pratyantardasha: r.2.shifted(shift),
     }
 }
 
@@ -535,6 +553,41 @@ mod tests {
             (v.cycle_end_jd_ut - v.cycle_start_jd_ut - 120.0 * 365.25).abs() < 1e-6,
             "cycle is 120 years"
         );
+    }
+
+    #[test]
+    fn running_at_every_boundary() {
+        for (moon, yl) in [
+            (0.0, YearLength::Julian),
+            (77.7, YearLength::Savana),
+            (359.9, YearLength::Sidereal),
+        ] {
+            let v = Vimshottari::new(moon, 2_440_000.5, yl);
+            let len = v.cycle_end_jd_ut - v.cycle_start_jd_ut;
+            let mut edges: Vec<f64> = v
+                .flatten(DashaLevel::Pratyantardasha)
+                .iter()
+                .map(|p| p.start_jd_ut)
+                .collect();
+            edges.push(v.cycle_end_jd_ut);
+            for k in [-1.0, 0.0, 1.0, 2.0] {
+                for e in &edges {
+                    let jd = e + k * len;
+                    let r = v.running_at(jd);
+                    assert!(r.is_some(), "no period at {jd}");
+                    let r = r.expect("checked");
+                    let p = &r.pratyantardasha;
+                    assert!(
+                        p.contains(jd)
+                            || (p.start_jd_ut - jd).abs() < 1e-6
+                            || (p.end_jd_ut - jd).abs() < 1e-6,
+                        "{jd} not in [{}, {})",
+                        p.start_jd_ut,
+                        p.end_jd_ut
+                    );
+                }
+            }
+        }
     }
 
     #[test]

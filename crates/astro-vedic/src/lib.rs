@@ -9,7 +9,7 @@
 //!
 //! Modules:
 //! * [`types`]: [`Graha`], [`Rashi`], [`Nakshatra`], pada, sign position.
-//! * [`dignity`]: exaltation, moolatrikona, friendships, combustion.
+//! * [`dignity`](mod@dignity): exaltation, moolatrikona, friendships, combustion.
 //! * [`chart`]: per-graha and ascendant analysis ([`analyze_chart`]).
 //! * [`dasha`]: Vimshottari balance and periods (three levels).
 //! * [`varga`]: divisional charts D1..D60 (Parashari).
@@ -49,5 +49,7 @@ pub use types::{
     norm_deg, pada_index, Element, Graha, Modality, Nakshatra, NakshatraPada, Rashi, SignPosition,
     NAKSHATRA_SPAN, PADA_SPAN, VIMSHOTTARI_LORDS,
 };
-pub use varga::{varga_position, varga_sign, Varga, VargaPosition};
+pub use varga::{
+    varga_chart, varga_position, varga_sign, GrahaVarga, Varga, VargaChart, VargaPosition,
+};
 pub use yogas::{detect_yogas, kuja_dosha, KujaDosha, YogaKind, YogaResult};

@@ -266,6 +266,39 @@ pub fn varga_sign(lon: f64, varga: Varga) -> Rashi {
     varga_position(lon, varga).sign
 }
 
+/// One graha's position in a varga.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct GrahaVarga {
+    pub graha: crate::types::Graha,
+    pub position: VargaPosition,
+}
+
+/// A whole divisional chart.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct VargaChart {
+    pub varga: Varga,
+    /// Varga position of the ascendant.
+    pub ascendant: VargaPosition,
+    /// The nine grahas in [`crate::Graha::ALL`] order.
+    pub grahas: Vec<GrahaVarga>,
+}
+
+/// Divisional chart of a whole [`crate::ChartInput`].
+#[must_use]
+pub fn varga_chart(input: &crate::chart::ChartInput, varga: Varga) -> VargaChart {
+    VargaChart {
+        varga,
+        ascendant: varga_position(input.ascendant, varga),
+        grahas: crate::types::Graha::ALL
+            .iter()
+            .map(|&g| GrahaVarga {
+                graha: g,
+                position: varga_position(input.lon(g), varga),
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,5 +342,10 @@ mod tests {
         assert_eq!(varga_sign(30.5, Varga::D40), Rashi::Tula);
         assert_eq!(Varga::from_divisions(45), Some(Varga::D45));
         assert_eq!(Varga::from_divisions(8), None);
+        let c = crate::ChartInput::from_longitudes([35.0; 9], 89.0);
+        let vc = varga_chart(&c, Varga::D9);
+        assert_eq!(vc.ascendant.sign, Rashi::Mithuna);
+        assert_eq!(vc.grahas.len(), 9);
+        assert!(vc.grahas.iter().all(|g| g.position.sign == Rashi::Kumbha));
     }
 }
