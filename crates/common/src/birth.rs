@@ -55,7 +55,8 @@ mod tests {
     #[test]
     fn both_place_forms_parse() {
         let a: BirthDetails =
-            serde_json::from_str(r#"{"date":"1990-05-01","time":"06:30:00","place_id":1264527}"#).unwrap();
+            serde_json::from_str(r#"{"date":"1990-05-01","time":"06:30:00","place_id":1264527}"#)
+                .unwrap();
         assert_eq!(a.place, BirthPlace::Place { place_id: 1264527 });
         let b: BirthDetails = serde_json::from_str(
             r#"{"date":"1990-05-01","time":"06:30:00","lat":13.08,"lon":80.27,"tz":"Asia/Kolkata"}"#,
@@ -68,7 +69,8 @@ mod tests {
     #[test]
     fn out_of_range_coordinates_are_rejected() {
         let b: BirthDetails =
-            serde_json::from_str(r#"{"date":"1990-05-01","time":"06:30:00","lat":91.0,"lon":0.0}"#).unwrap();
+            serde_json::from_str(r#"{"date":"1990-05-01","time":"06:30:00","lat":91.0,"lon":0.0}"#)
+                .unwrap();
         assert_eq!(b.validate(), Err(BirthError::Latitude(91.0)));
     }
 }

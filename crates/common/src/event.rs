@@ -50,7 +50,12 @@ mod tests {
 
     #[test]
     fn envelope_wire_shape() {
-        let e = EventEnvelope::new("gateway", "gateway.user.registered", 1, serde_json::json!({"a": 1}));
+        let e = EventEnvelope::new(
+            "gateway",
+            "gateway.user.registered",
+            1,
+            serde_json::json!({"a": 1}),
+        );
         let v = serde_json::to_value(&e).unwrap();
         for k in ["id", "type", "version", "occurred_at", "source", "data"] {
             assert!(v.get(k).is_some(), "missing {k}");

@@ -7,7 +7,18 @@ use std::fmt;
 /// A number of platform credits. Signed, so a ledger entry can be a debit,
 /// but a wallet balance is never allowed below zero by the ledger.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(transparent)]
 pub struct Credits(pub i64);

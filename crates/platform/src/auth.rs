@@ -73,7 +73,12 @@ impl InternalAuth {
         let c: InternalClaims = self
             .keys
             .verify(token, INTERNAL_AUDIENCE, INTERNAL_ISSUER, now)
-            .map_err(|e| AppError::new(ErrorCode::InvalidToken, format!("internal token rejected: {e}")))?;
+            .map_err(|e| {
+                AppError::new(
+                    ErrorCode::InvalidToken,
+                    format!("internal token rejected: {e}"),
+                )
+            })?;
         Ok(Principal {
             user_id: c.sub,
             roles: c.roles,
@@ -81,7 +86,10 @@ impl InternalAuth {
     }
 
     /// The principal named by a NATS message's internal-token header, if any.
-    pub fn from_nats_headers(&self, headers: Option<&async_nats::HeaderMap>) -> Result<Option<Principal>, AppError> {
+    pub fn from_nats_headers(
+        &self,
+        headers: Option<&async_nats::HeaderMap>,
+    ) -> Result<Option<Principal>, AppError> {
         match headers.and_then(|h| h.get(INTERNAL_TOKEN)) {
             Some(v) => self.verify(v.as_str()).map(Some),
             None => Ok(None),
@@ -90,9 +98,11 @@ impl InternalAuth {
 }
 
 fn principal_from(req: &HttpRequest) -> Result<Principal, AppError> {
-    let auth = req
-        .app_data::<web::Data<InternalAuth>>()
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("InternalAuth is not registered as app data")))?;
+    let auth = req.app_data::<web::Data<InternalAuth>>().ok_or_else(|| {
+        AppError::internal(anyhow::anyhow!(
+            "InternalAuth is not registered as app data"
+        ))
+    })?;
     let token = req
         .headers()
         .get(INTERNAL_TOKEN)
@@ -136,7 +146,10 @@ mod tests {
     #[test]
     fn internal_tokens_round_trip_and_reject_other_secrets() {
         let a = InternalAuth::new(SecretString::from("s".repeat(40)), 60);
-        let p = Principal { user_id: UserId::new(), roles: vec![Role::User] };
+        let p = Principal {
+            user_id: UserId::new(),
+            roles: vec![Role::User],
+        };
         let t = a.sign(&p).unwrap();
         assert_eq!(a.verify(&t).unwrap(), p);
         let b = InternalAuth::new(SecretString::from("t".repeat(40)), 60);

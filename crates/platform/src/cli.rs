@@ -16,13 +16,19 @@ pub const PLATFORM_MIGRATIONS: &[Migration] = &[Migration {
 
 /// Runs `f` on a multi-threaded tokio runtime.
 pub fn block_on<F: Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(f)
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(f)
 }
 
 /// Applies the platform's and the service's migrations. Waits (with backoff)
 /// up to a minute for the database, so it can run as a one-shot container
 /// started together with PostgreSQL.
-pub async fn migrate(cfg: &BaseConfig, migrations: &[Migration]) -> anyhow::Result<crate::migrate::Report> {
+pub async fn migrate(
+    cfg: &BaseConfig,
+    migrations: &[Migration],
+) -> anyhow::Result<crate::migrate::Report> {
     let pg = crate::db::pg_config(&cfg.database, &cfg.service)?;
     let mut delay = Duration::from_millis(200);
     let started = std::time::Instant::now();

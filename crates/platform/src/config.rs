@@ -182,7 +182,10 @@ fn base_defaults(
         .set_default("http.body_limit_bytes", 256 * 1024)?
         .set_default("http.shutdown_timeout_secs", 20)?
         .set_default("http.workers", 0)?
-        .set_default("database.url", "postgres://postgres@127.0.0.1:5432/jyotiflow")?
+        .set_default(
+            "database.url",
+            "postgres://postgres@127.0.0.1:5432/jyotiflow",
+        )?
         .set_default("database.max_connections", 10)?
         .set_default("database.connect_timeout_ms", 3000)?
         .set_default("database.wait_timeout_ms", 2000)?
@@ -215,7 +218,10 @@ pub fn load<E>(
     overrides: &[(String, String)],
     defaults: impl FnOnce(
         config::ConfigBuilder<config::builder::DefaultState>,
-    ) -> Result<config::ConfigBuilder<config::builder::DefaultState>, config::ConfigError>,
+    ) -> Result<
+        config::ConfigBuilder<config::builder::DefaultState>,
+        config::ConfigError,
+    >,
 ) -> Result<(BaseConfig, E), ConfigError>
 where
     E: DeserializeOwned + Validate,
@@ -283,7 +289,10 @@ impl BaseConfig {
             return Err(ConfigError::invalid("http.host", "must not be empty"));
         }
         if self.http.body_limit_bytes == 0 {
-            return Err(ConfigError::invalid("http.body_limit_bytes", "must be greater than 0"));
+            return Err(ConfigError::invalid(
+                "http.body_limit_bytes",
+                "must be greater than 0",
+            ));
         }
         let db = &self.database;
         let url = db.url.expose_secret();
@@ -294,7 +303,10 @@ impl BaseConfig {
             ));
         }
         if url.parse::<tokio_postgres::Config>().is_err() {
-            return Err(ConfigError::invalid("database.url", "is not a valid PostgreSQL URL"));
+            return Err(ConfigError::invalid(
+                "database.url",
+                "is not a valid PostgreSQL URL",
+            ));
         }
         if db.max_connections == 0 || db.max_connections > 1000 {
             return Err(ConfigError::invalid(
@@ -307,9 +319,15 @@ impl BaseConfig {
         positive("database.create_timeout_ms", db.create_timeout_ms)?;
         positive("database.recycle_timeout_ms", db.recycle_timeout_ms)?;
         positive("database.statement_timeout_ms", db.statement_timeout_ms)?;
-        positive("database.idle_in_transaction_timeout_ms", db.idle_in_transaction_timeout_ms)?;
+        positive(
+            "database.idle_in_transaction_timeout_ms",
+            db.idle_in_transaction_timeout_ms,
+        )?;
         if !self.nats.url.starts_with("nats://") && !self.nats.url.starts_with("tls://") {
-            return Err(ConfigError::invalid("nats.url", "must be a nats:// or tls:// URL"));
+            return Err(ConfigError::invalid(
+                "nats.url",
+                "must be a nats:// or tls:// URL",
+            ));
         }
         positive("nats.request_timeout_ms", self.nats.request_timeout_ms)?;
         positive("nats.connect_timeout_ms", self.nats.connect_timeout_ms)?;
@@ -323,7 +341,10 @@ impl BaseConfig {
         positive("internal_auth.ttl_secs", self.internal_auth.ttl_secs)?;
         positive("outbox.poll_interval_ms", self.outbox.poll_interval_ms)?;
         if self.outbox.batch_size <= 0 {
-            return Err(ConfigError::invalid("outbox.batch_size", "must be greater than 0"));
+            return Err(ConfigError::invalid(
+                "outbox.batch_size",
+                "must be greater than 0",
+            ));
         }
         Ok(())
     }

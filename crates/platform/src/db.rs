@@ -10,7 +10,9 @@
 use crate::config::DatabaseConfig;
 use crate::error::AppError;
 use common::ErrorCode;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, Timeouts};
+use deadpool_postgres::{
+    Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, Timeouts,
+};
 use secrecy::ExposeSecret;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
@@ -139,8 +141,11 @@ impl DbError {
                 .with_cause(self);
         }
         if self.is_unavailable() {
-            return AppError::new(ErrorCode::DatabaseUnavailable, "the database is unavailable")
-                .with_cause(self);
+            return AppError::new(
+                ErrorCode::DatabaseUnavailable,
+                "the database is unavailable",
+            )
+            .with_cause(self);
         }
         AppError::internal(self)
     }
@@ -148,7 +153,9 @@ impl DbError {
 
 /// Takes a connection from the pool, mapping failure to a 503 `database_unavailable`.
 pub async fn conn(pool: &Pool) -> Result<Object, AppError> {
-    pool.get().await.map_err(|e| DbError::from(e).into_app_error())
+    pool.get()
+        .await
+        .map_err(|e| DbError::from(e).into_app_error())
 }
 
 /// Maps a query error into an [`AppError`].

@@ -86,7 +86,9 @@ impl AppError {
     fn log(&self) {
         if self.code.is_server_error() {
             match &self.cause {
-                Some(c) => tracing::error!(code = %self.code, cause = format!("{c:#}"), "{}", self.message),
+                Some(c) => {
+                    tracing::error!(code = %self.code, cause = format!("{c:#}"), "{}", self.message)
+                }
                 None => tracing::warn!(code = %self.code, "{}", self.message),
             }
         } else if let Some(c) = &self.cause {

@@ -83,7 +83,12 @@ pub async fn probe_loop(
         let snap = health.snapshot();
         metrics.ready.set(i64::from(snap.ready()));
         if was_ready != Some(snap.ready()) {
-            tracing::info!(database = snap.database, nats = snap.nats, ready = snap.ready(), "readiness changed");
+            tracing::info!(
+                database = snap.database,
+                nats = snap.nats,
+                ready = snap.ready(),
+                "readiness changed"
+            );
             was_ready = Some(snap.ready());
         }
         tokio::select! {

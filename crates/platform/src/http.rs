@@ -92,7 +92,10 @@ fn is_json(res: &HttpResponse<BoxBody>) -> bool {
 }
 
 /// Rewrites any non-JSON error response into the platform's error body.
-async fn normalise_error(res: ServiceResponse<BoxBody>, request_id: &str) -> ServiceResponse<BoxBody> {
+async fn normalise_error(
+    res: ServiceResponse<BoxBody>,
+    request_id: &str,
+) -> ServiceResponse<BoxBody> {
     let status = res.status();
     if status.as_u16() < 400 || is_json(res.response()) {
         return res;
@@ -139,33 +142,40 @@ pub async fn observe(
         http.status = tracing::field::Empty,
         request_id = %request_id,
     );
-    let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(req.headers())));
+    let parent = opentelemetry::global::get_text_map_propagator(|p| {
+        p.extract(&HeaderExtractor(req.headers()))
+    });
     let _ = span.set_parent(parent);
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
-    let http_req = req.request().clone();
     let started = Instant::now();
     let result = REQUEST_ID
         .scope(request_id.clone(), next.call(req).instrument(span.clone()))
         .await;
-    let res = match result {
-        Ok(r) => r.map_into_boxed_body(),
-        Err(e) => {
-            let resp = REQUEST_ID.sync_scope(request_id.clone(), || e.error_response());
-            ServiceResponse::new(http_req, resp)
-        }
-    };
+    // Handlers' and extractors' errors arrive here as responses; an `Err`
+    // only comes from a middleware and is rendered by actix itself.
+    let res = result?.map_into_boxed_body();
     let mut res = normalise_error(res, &request_id).await;
     if let Ok(v) = HeaderValue::from_str(&request_id) {
-        res.headers_mut().insert(HeaderName::from_static(REQUEST_ID_HEADER), v);
+        res.headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), v);
     }
-    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
     let status = res.status().as_u16();
     span.record("http.route", route.as_str());
     span.record("http.status", status);
     if let Some(m) = metrics {
-        let labels = HttpLabels { method, route, status };
+        let labels = HttpLabels {
+            method,
+            route,
+            status,
+        };
         m.http_requests.get_or_create(&labels).inc();
-        m.http_duration.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+        m.http_duration
+            .get_or_create(&labels)
+            .observe(started.elapsed().as_secs_f64());
     }
     Ok(res)
 }
@@ -184,8 +194,14 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|ct| {
-                let ct = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-                ct == "application/json" || (ct.starts_with("application/") && ct.ends_with("+json"))
+                let ct = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                ct == "application/json"
+                    || (ct.starts_with("application/") && ct.ends_with("+json"))
             })
             .unwrap_or(false);
         let bytes = web::Bytes::from_request(req, payload);
@@ -200,7 +216,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
                     AppError::new(ErrorCode::PayloadTooLarge, "request body is too large")
                 } else {
-                    AppError::new(ErrorCode::BadRequest, format!("could not read the request body: {e}"))
+                    AppError::new(
+                        ErrorCode::BadRequest,
+                        format!("could not read the request body: {e}"),
+                    )
                 }
             })?;
             parse_json(&body).map(Json)
@@ -214,7 +233,10 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let mut err = AppError::new(ErrorCode::MalformedJson, format!("malformed JSON body: {inner}"));
+        let mut err = AppError::new(
+            ErrorCode::MalformedJson,
+            format!("malformed JSON body: {inner}"),
+        );
         if path != "." && !path.is_empty() {
             err = err.with_field(&path);
         } else if inner.is_data() {
@@ -316,7 +338,11 @@ where
     })
     .disable_signals()
     .shutdown_timeout(shutdown_timeout_secs);
-    let server = if workers > 0 { server.workers(workers) } else { server };
+    let server = if workers > 0 {
+        server.workers(workers)
+    } else {
+        server
+    };
     Ok(server.listen(listener)?.run())
 }
 

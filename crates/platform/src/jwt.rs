@@ -98,9 +98,16 @@ impl KeySet {
     }
 
     /// Verifies signature, algorithm, key id, expiry, audience and issuer.
-    pub fn verify<C: Claims>(&self, token: &str, aud: &str, iss: &str, now: i64) -> Result<C, JwtError> {
+    pub fn verify<C: Claims>(
+        &self,
+        token: &str,
+        aud: &str,
+        iss: &str,
+        now: i64,
+    ) -> Result<C, JwtError> {
         let mut parts = token.split('.');
-        let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(h), Some(c), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(JwtError::Malformed);
         };
@@ -169,14 +176,26 @@ mod tests {
 
     fn keys() -> KeySet {
         KeySet::new(vec![
-            ("k2".into(), SecretString::from("second-key-0123456789abcdef0123456789")),
-            ("k1".into(), SecretString::from("first-key-0123456789abcdef01234567890")),
+            (
+                "k2".into(),
+                SecretString::from("second-key-0123456789abcdef0123456789"),
+            ),
+            (
+                "k1".into(),
+                SecretString::from("first-key-0123456789abcdef01234567890"),
+            ),
         ])
         .unwrap()
     }
 
     fn claims(exp: i64) -> C {
-        C { sub: "u".into(), exp, iat: 100, aud: "a".into(), iss: "i".into() }
+        C {
+            sub: "u".into(),
+            exp,
+            iat: 100,
+            aud: "a".into(),
+            iss: "i".into(),
+        }
     }
 
     #[test]
@@ -189,8 +208,14 @@ mod tests {
     #[test]
     fn expired_and_wrong_audience() {
         let t = keys().sign(&claims(200)).unwrap();
-        assert_eq!(keys().verify::<C>(&t, "a", "i", 200), Err(JwtError::Expired));
-        assert_eq!(keys().verify::<C>(&t, "b", "i", 150), Err(JwtError::Audience));
+        assert_eq!(
+            keys().verify::<C>(&t, "a", "i", 200),
+            Err(JwtError::Expired)
+        );
+        assert_eq!(
+            keys().verify::<C>(&t, "b", "i", 150),
+            Err(JwtError::Audience)
+        );
     }
 
     #[test]
@@ -200,7 +225,10 @@ mod tests {
         let mut c = claims(200);
         c.sub = "admin".into();
         parts[1] = B64.encode(serde_json::to_vec(&c).unwrap());
-        assert_eq!(keys().verify::<C>(&parts.join("."), "a", "i", 150), Err(JwtError::Signature));
+        assert_eq!(
+            keys().verify::<C>(&parts.join("."), "a", "i", 150),
+            Err(JwtError::Signature)
+        );
     }
 
     #[test]
@@ -214,12 +242,19 @@ mod tests {
         );
         let other = KeySet::new(vec![("k9".into(), SecretString::from("x".repeat(40)))]).unwrap();
         let t9 = other.sign(&claims(200)).unwrap();
-        assert_eq!(keys().verify::<C>(&t9, "a", "i", 150), Err(JwtError::UnknownKey));
+        assert_eq!(
+            keys().verify::<C>(&t9, "a", "i", 150),
+            Err(JwtError::UnknownKey)
+        );
     }
 
     #[test]
     fn rotated_key_still_verifies() {
-        let old = KeySet::new(vec![("k1".into(), SecretString::from("first-key-0123456789abcdef01234567890"))]).unwrap();
+        let old = KeySet::new(vec![(
+            "k1".into(),
+            SecretString::from("first-key-0123456789abcdef01234567890"),
+        )])
+        .unwrap();
         let t = old.sign(&claims(200)).unwrap();
         assert!(keys().verify::<C>(&t, "a", "i", 150).is_ok());
     }

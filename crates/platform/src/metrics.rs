@@ -50,7 +50,11 @@ impl Metrics {
     pub fn new(service: &str) -> Self {
         let mut registry = Registry::with_prefix_and_labels(
             "jyotiflow",
-            [(std::borrow::Cow::Borrowed("service"), std::borrow::Cow::Owned(service.to_owned()))].into_iter(),
+            [(
+                std::borrow::Cow::Borrowed("service"),
+                std::borrow::Cow::Owned(service.to_owned()),
+            )]
+            .into_iter(),
         );
         let m = Metrics {
             registry: Arc::new(Mutex::new(Registry::default())),
@@ -69,22 +73,66 @@ impl Metrics {
             outbox_publish_failures: Counter::default(),
             ready: Gauge::default(),
         };
-        registry.register("http_requests", "HTTP requests handled", m.http_requests.clone());
-        registry.register("http_request_duration_seconds", "HTTP request latency", m.http_duration.clone());
-        registry.register("nats_requests", "NATS requests handled", m.nats_handled.clone());
-        registry.register("nats_request_duration_seconds", "NATS request latency", m.nats_duration.clone());
-        registry.register("db_pool_max_connections", "pool max_size", m.pool_max.clone());
-        registry.register("db_pool_connections", "connections the pool holds", m.pool_size.clone());
-        registry.register("db_pool_available", "idle connections in the pool", m.pool_available.clone());
-        registry.register("db_pool_in_use", "connections checked out", m.pool_in_use.clone());
-        registry.register("db_pool_waiting", "tasks waiting for a connection", m.pool_waiting.clone());
-        registry.register("outbox_pending", "events not yet relayed to JetStream", m.outbox_pending.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests handled",
+            m.http_requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            m.http_duration.clone(),
+        );
+        registry.register(
+            "nats_requests",
+            "NATS requests handled",
+            m.nats_handled.clone(),
+        );
+        registry.register(
+            "nats_request_duration_seconds",
+            "NATS request latency",
+            m.nats_duration.clone(),
+        );
+        registry.register(
+            "db_pool_max_connections",
+            "pool max_size",
+            m.pool_max.clone(),
+        );
+        registry.register(
+            "db_pool_connections",
+            "connections the pool holds",
+            m.pool_size.clone(),
+        );
+        registry.register(
+            "db_pool_available",
+            "idle connections in the pool",
+            m.pool_available.clone(),
+        );
+        registry.register(
+            "db_pool_in_use",
+            "connections checked out",
+            m.pool_in_use.clone(),
+        );
+        registry.register(
+            "db_pool_waiting",
+            "tasks waiting for a connection",
+            m.pool_waiting.clone(),
+        );
+        registry.register(
+            "outbox_pending",
+            "events not yet relayed to JetStream",
+            m.outbox_pending.clone(),
+        );
         registry.register(
             "outbox_oldest_age_seconds",
             "age of the oldest unrelayed event (outbox lag)",
             m.outbox_oldest_age_seconds.clone(),
         );
-        registry.register("outbox_published", "events relayed to JetStream", m.outbox_published.clone());
+        registry.register(
+            "outbox_published",
+            "events relayed to JetStream",
+            m.outbox_published.clone(),
+        );
         registry.register(
             "outbox_publish_failures",
             "relay attempts that failed",
@@ -111,7 +159,8 @@ impl Metrics {
         self.pool_max.set(to_i(s.max_size));
         self.pool_size.set(to_i(s.size));
         self.pool_available.set(to_i(s.available));
-        self.pool_in_use.set(to_i(s.size.saturating_sub(s.available)));
+        self.pool_in_use
+            .set(to_i(s.size.saturating_sub(s.available)));
         self.pool_waiting.set(to_i(s.waiting));
     }
 

@@ -60,10 +60,14 @@ pub async fn run(
 ) -> anyhow::Result<Report> {
     let schema = crate::db::schema_name(service);
     let key = lock_key(service);
-    client.execute("SELECT pg_advisory_lock($1)", &[&key]).await?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&key])
+        .await?;
     let result = apply(client, &schema, migrations).await;
     // Release even when applying failed; a broken connection releases it anyway.
-    let unlock = client.execute("SELECT pg_advisory_unlock($1)", &[&key]).await;
+    let unlock = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&key])
+        .await;
     let report = result?;
     unlock?;
     Ok(report)
@@ -87,7 +91,10 @@ async fn apply(
         ))
         .await?;
     let rows = client
-        .query(&format!("SELECT version, checksum FROM {s}.schema_migrations"), &[])
+        .query(
+            &format!("SELECT version, checksum FROM {s}.schema_migrations"),
+            &[],
+        )
         .await?;
     let applied: std::collections::HashMap<i32, String> =
         rows.iter().map(|r| (r.get(0), r.get(1))).collect();
@@ -114,7 +121,9 @@ async fn apply(
             .await
             .map_err(|e| anyhow::anyhow!("migration {} ({}) failed: {e}", m.version, m.name))?;
         tx.execute(
-            &format!("INSERT INTO {s}.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)"),
+            &format!(
+                "INSERT INTO {s}.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)"
+            ),
             &[&m.version, &m.name, &sum],
         )
         .await?;

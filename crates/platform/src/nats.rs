@@ -27,7 +27,10 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 /// Connects in the background: the call returns at once and the client
 /// keeps retrying (with backoff) until the server answers, and reconnects
 /// forever after a disconnect. Readiness reflects the connection state.
-pub async fn connect(cfg: &crate::config::NatsConfig, name: &str) -> anyhow::Result<async_nats::Client> {
+pub async fn connect(
+    cfg: &crate::config::NatsConfig,
+    name: &str,
+) -> anyhow::Result<async_nats::Client> {
     let client = async_nats::ConnectOptions::new()
         .name(name)
         .retry_on_initial_connect()
@@ -101,7 +104,9 @@ impl CallContext {
     pub fn headers(&self) -> HeaderMap {
         let mut headers = HeaderMap::new();
         let cx = tracing::Span::current().context();
-        opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&cx, &mut HeaderInjector(&mut headers)));
+        opentelemetry::global::get_text_map_propagator(|p| {
+            p.inject_context(&cx, &mut HeaderInjector(&mut headers))
+        });
         if let Some(r) = &self.request_id {
             headers.insert(h::REQUEST_ID, r.as_str());
         }
@@ -128,17 +133,24 @@ pub async fn request<Req: Serialize, Resp: DeserializeOwned>(
         .headers(ctx.headers())
         .payload(payload.into())
         .timeout(Some(timeout));
-    let msg = client.send_request(subject.to_owned(), request).await.map_err(|e| {
-        use async_nats::RequestErrorKind as K;
-        match e.kind() {
-            K::TimedOut => AppError::new(ErrorCode::Timeout, format!("{subject} did not answer in time")),
-            K::NoResponders => AppError::new(
-                ErrorCode::ServiceUnavailable,
-                format!("no instance is serving {subject}"),
-            ),
-            _ => AppError::new(ErrorCode::MessagingUnavailable, "messaging is unavailable").with_cause(e),
-        }
-    })?;
+    let msg = client
+        .send_request(subject.to_owned(), request)
+        .await
+        .map_err(|e| {
+            use async_nats::RequestErrorKind as K;
+            match e.kind() {
+                K::TimedOut => AppError::new(
+                    ErrorCode::Timeout,
+                    format!("{subject} did not answer in time"),
+                ),
+                K::NoResponders => AppError::new(
+                    ErrorCode::ServiceUnavailable,
+                    format!("no instance is serving {subject}"),
+                ),
+                _ => AppError::new(ErrorCode::MessagingUnavailable, "messaging is unavailable")
+                    .with_cause(e),
+            }
+        })?;
     decode_reply(subject, &msg)
 }
 
@@ -149,12 +161,20 @@ fn decode_reply<Resp: DeserializeOwned>(subject: &str, msg: &Message) -> Result<
         .is_some_and(|hm| hm.get(h::SERVICE_ERROR_CODE).is_some());
     if is_error {
         let body: ErrorBody = serde_json::from_slice(&msg.payload).map_err(|e| {
-            AppError::new(ErrorCode::BadGateway, format!("{subject} answered with an unreadable error")).with_cause(e)
+            AppError::new(
+                ErrorCode::BadGateway,
+                format!("{subject} answered with an unreadable error"),
+            )
+            .with_cause(e)
         })?;
         return Err(body.error.into());
     }
     serde_json::from_slice(&msg.payload).map_err(|e| {
-        AppError::new(ErrorCode::BadGateway, format!("{subject} answered with an unreadable reply")).with_cause(e)
+        AppError::new(
+            ErrorCode::BadGateway,
+            format!("{subject} answered with an unreadable reply"),
+        )
+        .with_cause(e)
     })
 }
 
@@ -271,7 +291,11 @@ impl RpcServer {
     }
 
     /// Serves `subject` in the queue group named after the service.
-    pub async fn endpoint<Req, Resp, F, Fut>(&mut self, subject: &str, handler: F) -> anyhow::Result<()>
+    pub async fn endpoint<Req, Resp, F, Fut>(
+        &mut self,
+        subject: &str,
+        handler: F,
+    ) -> anyhow::Result<()>
     where
         Req: DeserializeOwned + Send + 'static,
         Resp: Serialize + Send + 'static,
@@ -279,9 +303,16 @@ impl RpcServer {
         Fut: Future<Output = Result<Resp, AppError>> + Send + 'static,
     {
         let queue = self.state.name.clone();
-        let mut sub = self.client.queue_subscribe(subject.to_owned(), queue.clone()).await?;
+        let mut sub = self
+            .client
+            .queue_subscribe(subject.to_owned(), queue.clone())
+            .await?;
         let index = {
-            let mut eps = self.state.endpoints.lock().map_err(|_| anyhow::anyhow!("stats lock poisoned"))?;
+            let mut eps = self
+                .state
+                .endpoints
+                .lock()
+                .map_err(|_| anyhow::anyhow!("stats lock poisoned"))?;
             eps.push(EndpointStats {
                 name: subject.to_owned(),
                 subject: subject.to_owned(),
@@ -318,7 +349,9 @@ impl RpcServer {
                     }
                 };
                 let Some(msg) = msg else { break };
-                let Ok(permit) = limit.clone().acquire_owned().await else { break };
+                let Ok(permit) = limit.clone().acquire_owned().await else {
+                    break;
+                };
                 let handler = handler.clone();
                 let client = client.clone();
                 let state = state.clone();
@@ -327,7 +360,10 @@ impl RpcServer {
                 let subject = subject.clone();
                 in_flight.spawn(async move {
                     let _permit = permit;
-                    handle_one(msg, &subject, index, &*handler, &client, &state, &auth, &metrics).await;
+                    handle_one(
+                        msg, &subject, index, &*handler, &client, &state, &auth, &metrics,
+                    )
+                    .await;
                 });
                 // Reap finished handlers so the set stays small.
                 while in_flight.try_join_next().is_some() {}
@@ -367,7 +403,12 @@ async fn handle_one<Req, Resp, F, Fut>(
     Fut: Future<Output = Result<Resp, AppError>>,
 {
     let started = Instant::now();
-    let header = |name: &str| msg.headers.as_ref().and_then(|hm| hm.get(name)).map(|v| v.as_str().to_owned());
+    let header = |name: &str| {
+        msg.headers
+            .as_ref()
+            .and_then(|hm| hm.get(name))
+            .map(|v| v.as_str().to_owned())
+    };
     let request_id = header(h::REQUEST_ID);
     let span = tracing::info_span!(
         "nats.request",
@@ -376,7 +417,8 @@ async fn handle_one<Req, Resp, F, Fut>(
         request_id = request_id.as_deref().unwrap_or(""),
     );
     if let Some(hm) = msg.headers.as_ref() {
-        let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtract(hm)));
+        let parent =
+            opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtract(hm)));
         let _ = span.set_parent(parent);
     }
     let result: Result<Resp, AppError> = async {
@@ -400,7 +442,10 @@ async fn handle_one<Req, Resp, F, Fut>(
         outcome: outcome.to_owned(),
     };
     metrics.nats_handled.get_or_create(&labels).inc();
-    metrics.nats_duration.get_or_create(&labels).observe(elapsed.as_secs_f64());
+    metrics
+        .nats_duration
+        .get_or_create(&labels)
+        .observe(elapsed.as_secs_f64());
     if let Ok(mut eps) = state.endpoints.lock() {
         if let Some(ep) = eps.get_mut(index) {
             ep.num_requests += 1;
@@ -426,7 +471,10 @@ async fn handle_one<Req, Resp, F, Fut>(
             error_reply(&e, request_id)
         }
     };
-    if let Err(e) = client.publish_with_headers(reply, headers, body.into()).await {
+    if let Err(e) = client
+        .publish_with_headers(reply, headers, body.into())
+        .await
+    {
         tracing::warn!(error = %e, "reply could not be sent");
     }
 }
@@ -434,13 +482,20 @@ async fn handle_one<Req, Resp, F, Fut>(
 fn error_reply(e: &AppError, request_id: Option<String>) -> (HeaderMap, Vec<u8>) {
     let mut headers = HeaderMap::new();
     headers.insert(h::SERVICE_ERROR, e.code.as_str());
-    headers.insert(h::SERVICE_ERROR_CODE, e.code.http_status().to_string().as_str());
+    headers.insert(
+        h::SERVICE_ERROR_CODE,
+        e.code.http_status().to_string().as_str(),
+    );
     let body = serde_json::to_vec(&e.body(request_id)).unwrap_or_default();
     (headers, body)
 }
 
 fn discovery_reply(state: &ServiceState, verb: &str) -> Vec<u8> {
-    let endpoints = state.endpoints.lock().map(|e| e.clone()).unwrap_or_default();
+    let endpoints = state
+        .endpoints
+        .lock()
+        .map(|e| e.clone())
+        .unwrap_or_default();
     let v = match verb {
         "PING" => serde_json::json!({
             "type": "io.nats.micro.v1.ping_response",
@@ -465,7 +520,10 @@ fn discovery_reply(state: &ServiceState, verb: &str) -> Vec<u8> {
 }
 
 /// Creates (or finds) the service's event stream `EVT_<SERVICE>` on `evt.<service>.>`.
-pub async fn ensure_stream(js: &jetstream::Context, service: &str) -> anyhow::Result<jetstream::stream::Stream> {
+pub async fn ensure_stream(
+    js: &jetstream::Context,
+    service: &str,
+) -> anyhow::Result<jetstream::stream::Stream> {
     let stream = js
         .get_or_create_stream(jetstream::stream::Config {
             name: common::subjects::stream_name(service),
@@ -562,8 +620,12 @@ pub async fn run_consumer<T, F, Fut>(
             let ack = match outcome {
                 Ok(()) => msg.ack().await,
                 Err(e) => {
-                    tracing::warn!(error = format!("{e:#}"), "event handling failed; will be redelivered");
-                    msg.ack_with(jetstream::AckKind::Nak(Some(Duration::from_secs(1)))).await
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        "event handling failed; will be redelivered"
+                    );
+                    msg.ack_with(jetstream::AckKind::Nak(Some(Duration::from_secs(1))))
+                        .await
                 }
             };
             if let Err(e) = ack {
@@ -589,7 +651,9 @@ pub async fn publish_event(
     timeout: Duration,
 ) -> anyhow::Result<()> {
     let ack = tokio::time::timeout(timeout, async {
-        js.publish_with_headers(subject, headers, payload).await?.await
+        js.publish_with_headers(subject, headers, payload)
+            .await?
+            .await
     })
     .await
     .map_err(|_| anyhow::anyhow!("JetStream did not acknowledge in time"))??;

@@ -111,15 +111,26 @@ pub async fn relay_once(
             }
         }
         headers.insert(common::subjects::headers::MSG_ID, id.to_string().as_str());
-        let mut attempt =
-            crate::nats::publish_event(js, subject.clone(), headers.clone(), payload.clone().into(), cfg.publish_timeout)
-                .await;
+        let mut attempt = crate::nats::publish_event(
+            js,
+            subject.clone(),
+            headers.clone(),
+            payload.clone().into(),
+            cfg.publish_timeout,
+        )
+        .await;
         if attempt.is_err() && !stream_checked {
             // The stream may not exist yet (first start, or NATS lost its state): create it and retry once.
             stream_checked = true;
             if crate::nats::ensure_stream(js, &cfg.service).await.is_ok() {
-                attempt =
-                    crate::nats::publish_event(js, subject, headers, payload.into(), cfg.publish_timeout).await;
+                attempt = crate::nats::publish_event(
+                    js,
+                    subject,
+                    headers,
+                    payload.into(),
+                    cfg.publish_timeout,
+                )
+                .await;
             }
         }
         match attempt {
@@ -154,7 +165,10 @@ pub async fn relay_once(
 }
 
 /// Updates the outbox lag gauges.
-pub async fn observe_lag(pool: &deadpool_postgres::Pool, metrics: &Metrics) -> anyhow::Result<(i64, f64)> {
+pub async fn observe_lag(
+    pool: &deadpool_postgres::Pool,
+    metrics: &Metrics,
+) -> anyhow::Result<(i64, f64)> {
     let client = pool.get().await?;
     let row = client
         .query_one(
@@ -204,7 +218,10 @@ pub async fn relay_loop(
                 cfg.poll_interval
             }
             Err(e) => {
-                tracing::debug!(error = format!("{e:#}"), "outbox relay pass failed; will retry");
+                tracing::debug!(
+                    error = format!("{e:#}"),
+                    "outbox relay pass failed; will retry"
+                );
                 backoff = (backoff * 2).min(Duration::from_secs(5));
                 backoff
             }
@@ -225,6 +242,8 @@ pub async fn relay_loop(
         }
     };
     if tokio::time::timeout(final_flush, flush).await.is_err() {
-        tracing::warn!("outbox not fully flushed before shutdown; the rest is relayed on next start");
+        tracing::warn!(
+            "outbox not fully flushed before shutdown; the rest is relayed on next start"
+        );
     }
 }

@@ -43,7 +43,10 @@ impl Runtime {
         let js = jetstream::new(nats.clone());
         let metrics = Metrics::new(&service);
         let health = Health::default();
-        let internal_auth = InternalAuth::new(config.internal_auth.secret.clone(), config.internal_auth.ttl_secs);
+        let internal_auth = InternalAuth::new(
+            config.internal_auth.secret.clone(),
+            config.internal_auth.ttl_secs,
+        );
         let background = CancellationToken::new();
         let mut tasks = JoinSet::new();
         tasks.spawn(crate::health::probe_loop(
@@ -147,14 +150,23 @@ impl Runtime {
             let _ = tokio::time::timeout(deadline, server_task).await;
         }
         if let Some(rpc) = rpc {
-            rpc.drain(deadline.saturating_sub(started.elapsed()).max(Duration::from_secs(1))).await;
+            rpc.drain(
+                deadline
+                    .saturating_sub(started.elapsed())
+                    .max(Duration::from_secs(1)),
+            )
+            .await;
         }
         self.background.cancel();
-        let remaining = deadline.saturating_sub(started.elapsed()).max(Duration::from_secs(1));
+        let remaining = deadline
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_secs(1));
         let tasks = &mut self.tasks;
-        if tokio::time::timeout(remaining, async { while tasks.join_next().await.is_some() {} })
-            .await
-            .is_err()
+        if tokio::time::timeout(remaining, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await
+        .is_err()
         {
             tracing::warn!("background tasks did not stop before the deadline");
             self.tasks.abort_all();

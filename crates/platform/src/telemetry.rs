@@ -46,7 +46,10 @@ pub fn init(service: &str, cfg: &TelemetryConfig) -> anyhow::Result<TelemetryGua
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer().boxed(),
     };
-    let endpoint = cfg.otlp_endpoint.as_deref().filter(|e| !e.trim().is_empty());
+    let endpoint = cfg
+        .otlp_endpoint
+        .as_deref()
+        .filter(|e| !e.trim().is_empty());
     let provider = match endpoint {
         Some(ep) => Some(build_provider(service, ep)?),
         None => None,
@@ -76,16 +79,23 @@ fn build_provider(service: &str, endpoint: &str) -> anyhow::Result<SdkTracerProv
         .build()?;
     Ok(SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
-        .with_resource(Resource::builder().with_service_name(service.to_owned()).build())
+        .with_resource(
+            Resource::builder()
+                .with_service_name(service.to_owned())
+                .build(),
+        )
         .build())
 }
 
 /// For tests: installs a subscriber once per process, printing logs only
 /// when `TEST_LOG=1`, otherwise writing them to `sink` (so tests can assert
 /// that secrets never reach the logs).
-pub fn init_for_tests(sink: impl for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static) {
+pub fn init_for_tests(
+    sink: impl for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+) {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    let filter = EnvFilter::try_from_env("TEST_LOG_FILTER").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_env("TEST_LOG_FILTER").unwrap_or_else(|_| EnvFilter::new("info"));
     let result = if std::env::var("TEST_LOG").is_ok_and(|v| v == "1") {
         tracing_subscriber::registry()
             .with(filter)

@@ -1,0 +1,384 @@
+//! Test helpers shared by every service's integration tests.
+//!
+//! * [`TestDb`]: a freshly created database on the local PostgreSQL
+//!   (`TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`),
+//!   dropped (with `FORCE`) when the value is dropped.
+//! * [`NatsServer`]: a private `nats-server` with JetStream on a free port,
+//!   so tests never see each other's subjects or streams; it can be stopped
+//!   and restarted on the same port and store for fault tests.
+//! * [`PgServer`]: a private PostgreSQL cluster (initdb/pg_ctl from
+//!   `/usr/lib/postgresql/15/bin`) that can be stopped and started.
+//! * [`logs`]: captured log output, to assert that secrets never appear.
+//! * [`wait_until`]: polls a condition until a deadline (never a bare sleep).
+
+use std::future::Future;
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+/// Polls `cond` every 25 ms until it is true or `timeout` passes; returns whether it became true.
+pub async fn wait_until<F, Fut>(timeout: Duration, mut cond: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn replace_db(url: &str, db: &str) -> String {
+    // postgres://user@host:port/dbname?params
+    let (head, params) = match url.split_once('?') {
+        Some((h, p)) => (h, Some(p)),
+        None => (url, None),
+    };
+    let base = match head.rfind('/') {
+        Some(i) if i > "postgres://".len() => &head[..i],
+        _ => head,
+    };
+    match params {
+        Some(p) => format!("{base}/{db}?{p}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+/// A database created for one test and dropped afterwards.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    admin: String,
+}
+
+impl TestDb {
+    /// Creates `test_<uuid>` on the server at `admin` (an URL to any existing database).
+    pub async fn create_on(admin: &str) -> anyhow::Result<TestDb> {
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        let client = platform::db::connect_admin(admin, Duration::from_secs(10)).await?;
+        client
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .await?;
+        Ok(TestDb {
+            url: replace_db(admin, &name),
+            name,
+            admin: admin.to_owned(),
+        })
+    }
+
+    pub async fn create() -> anyhow::Result<TestDb> {
+        Self::create_on(&admin_url()).await
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let admin = self.admin.clone();
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime; do the async work on a thread of its own.
+        let handle = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(c) = platform::db::connect_admin(&admin, Duration::from_secs(5)).await {
+                    let _ = c
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .await;
+                }
+            });
+        });
+        let _ = handle.join();
+    }
+}
+
+fn temp_dir(prefix: &str) -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+fn wait_for_port(port: u16, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+fn nats_bin() -> String {
+    std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| {
+        [
+            "/usr/sbin/nats-server",
+            "/usr/bin/nats-server",
+            "/usr/local/bin/nats-server",
+        ]
+        .iter()
+        .find(|p| Path::new(p).exists())
+        .map(|p| (*p).to_owned())
+        .unwrap_or_else(|| "nats-server".into())
+    })
+}
+
+/// A private nats-server with JetStream.
+pub struct NatsServer {
+    pub port: u16,
+    store: PathBuf,
+    child: Option<Child>,
+}
+
+impl NatsServer {
+    pub fn start() -> anyhow::Result<NatsServer> {
+        let mut s = NatsServer {
+            port: free_port(),
+            store: temp_dir("jf-nats")?,
+            child: None,
+        };
+        s.resume()?;
+        Ok(s)
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (as a crash would).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port and store.
+    pub fn resume(&mut self) -> anyhow::Result<()> {
+        let child = Command::new(nats_bin())
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(&self.store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("cannot start nats-server ({}): {e}", nats_bin()))?;
+        self.child = Some(child);
+        if !wait_for_port(self.port, Duration::from_secs(10)) {
+            anyhow::bail!("nats-server did not start on port {}", self.port);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
+}
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+fn as_postgres(program: &str) -> Command {
+    let path = format!(
+        "{}/{program}",
+        std::env::var("PG_BIN").unwrap_or_else(|_| PG_BIN.into())
+    );
+    // initdb and postgres refuse to run as root.
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if is_root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--", &path]);
+        c
+    } else {
+        Command::new(path)
+    }
+}
+
+/// A private PostgreSQL cluster for fault tests.
+pub struct PgServer {
+    pub port: u16,
+    dir: PathBuf,
+    running: bool,
+}
+
+impl PgServer {
+    pub fn start() -> anyhow::Result<PgServer> {
+        let dir = temp_dir("jf-pg")?;
+        let _ = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&dir)
+            .status();
+        let data = dir.join("data");
+        let out = as_postgres("initdb")
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "-D",
+            ])
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()?;
+        if !out.status.success() {
+            anyhow::bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let mut s = PgServer {
+            port: free_port(),
+            dir,
+            running: false,
+        };
+        s.resume()?;
+        Ok(s)
+    }
+
+    /// An URL for database `db` on this server.
+    pub fn url(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+
+    pub fn resume(&mut self) -> anyhow::Result<()> {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50",
+            self.port,
+            self.dir.display()
+        );
+        let out = as_postgres("pg_ctl")
+            .args(["-w", "-t", "30", "-l"])
+            .arg(self.dir.join("log"))
+            .args(["-o", &opts, "-D"])
+            .arg(self.dir.join("data"))
+            .arg("start")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()?;
+        if !out.status.success() {
+            anyhow::bail!(
+                "pg_ctl start failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        self.running = true;
+        Ok(())
+    }
+
+    /// Stops immediately (no checkpoint; as a crash or an outage would).
+    pub fn stop(&mut self) {
+        if !self.running {
+            return;
+        }
+        let _ = as_postgres("pg_ctl")
+            .args(["-w", "-m", "immediate", "-D"])
+            .arg(self.dir.join("data"))
+            .arg("stop")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        self.running = false;
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Log output captured from every test in the process.
+#[derive(Clone, Default)]
+pub struct LogSink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogSink {
+    type Writer = LogSink;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+static LOGS: OnceLock<LogSink> = OnceLock::new();
+
+/// Installs log capture once per process (printing instead when `TEST_LOG=1`).
+pub fn init_logs() -> LogSink {
+    LOGS.get_or_init(|| {
+        let sink = LogSink::default();
+        platform::telemetry::init_for_tests(sink.clone());
+        sink
+    })
+    .clone()
+}
+
+/// Everything logged so far in this process.
+pub fn logs() -> String {
+    let sink = init_logs();
+    let bytes = sink.0.lock().map(|v| v.clone()).unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_name_is_replaced() {
+        assert_eq!(
+            super::replace_db("postgres://postgres@127.0.0.1:5432/postgres", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            super::replace_db("postgres://u:p@h:1/db?sslmode=disable", "y"),
+            "postgres://u:p@h:1/y?sslmode=disable"
+        );
+    }
+}

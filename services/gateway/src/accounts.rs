@@ -1,0 +1,506 @@
+//! Accounts: register, login, refresh, logout, me, change password.
+
+use crate::state::GatewayState;
+use crate::throttle;
+use crate::tokens::{hash_refresh_token, new_refresh_token};
+use actix_web::{web, HttpRequest, HttpResponse};
+use common::event::UserRegistered;
+use common::{subjects, ErrorCode, EventEnvelope, Principal, Role, TokenFamilyId, UserId};
+use deadpool_postgres::GenericClient;
+use platform::db::{conn, q, DbError};
+use platform::http::Json;
+use platform::nats::CallContext;
+use platform::AppError;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    pub email: String,
+    pub password: String,
+    pub display_name: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub display_name: String,
+    pub roles: Vec<Role>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct AuthResponse {
+    pub user: User,
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    pub token_type: String,
+}
+
+/// Lower-cases and checks an email address; the error names `field`.
+pub fn normalize_email(field: &str, raw: &str) -> Result<String, AppError> {
+    let e = raw.trim().to_lowercase();
+    let bad = |m: &str| Err(AppError::validation(field, m.to_owned()));
+    if e.is_empty() {
+        return bad("email is required");
+    }
+    if e.len() > 254 {
+        return bad("email is too long");
+    }
+    let Some((local, domain)) = e.split_once('@') else {
+        return bad("email must contain @");
+    };
+    if local.is_empty() || local.len() > 64 || domain.contains('@') {
+        return bad("email is not a valid address");
+    }
+    if !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+        || domain.contains("..")
+    {
+        return bad("email domain is not valid");
+    }
+    if e.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad("email must not contain spaces");
+    }
+    Ok(e)
+}
+
+fn clean_display_name(raw: &str) -> Result<String, AppError> {
+    let n = raw.trim();
+    if n.is_empty() {
+        return Err(AppError::validation(
+            "display_name",
+            "display_name is required",
+        ));
+    }
+    if n.chars().count() > 80 {
+        return Err(AppError::validation(
+            "display_name",
+            "display_name must be at most 80 characters",
+        ));
+    }
+    if n.chars().any(char::is_control) {
+        return Err(AppError::validation(
+            "display_name",
+            "display_name must not contain control characters",
+        ));
+    }
+    Ok(n.to_owned())
+}
+
+fn roles_from(db: Vec<String>) -> Vec<Role> {
+    db.iter().filter_map(|r| Role::parse(r)).collect()
+}
+
+fn user_from_row(r: &tokio_postgres::Row) -> User {
+    User {
+        id: UserId(r.get("id")),
+        email: r.get("email"),
+        display_name: r.get("display_name"),
+        roles: roles_from(r.get("roles")),
+    }
+}
+
+/// Inserts a refresh token of `family` and returns its text.
+async fn store_refresh<C: GenericClient>(
+    db: &C,
+    state: &GatewayState,
+    user: UserId,
+    family: TokenFamilyId,
+) -> Result<String, AppError> {
+    let (token, hash) = new_refresh_token();
+    db.execute(
+        "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at)
+         VALUES ($1, $2, $3, $4, now() + make_interval(days => $5::int))",
+        &[
+            &uuid::Uuid::now_v7(),
+            &family.as_uuid(),
+            &user.as_uuid(),
+            &hash,
+            &i32::try_from(state.cfg.auth.refresh_ttl_days).unwrap_or(30),
+        ],
+    )
+    .await
+    .map_err(q)?;
+    Ok(token)
+}
+
+fn auth_response(
+    state: &GatewayState,
+    user: User,
+    refresh_token: String,
+) -> Result<AuthResponse, AppError> {
+    let access_token = state.access.issue(&Principal {
+        user_id: user.id,
+        roles: user.roles.clone(),
+    })?;
+    Ok(AuthResponse {
+        user,
+        access_token,
+        refresh_token,
+        expires_in: state.access.ttl_secs,
+        token_type: "Bearer".into(),
+    })
+}
+
+/// Creates an account (and its first refresh-token family) and records
+/// `gateway.user.registered` in the outbox, all in one transaction.
+pub async fn create_user(
+    state: &GatewayState,
+    email_raw: &str,
+    password: String,
+    display_name: &str,
+    roles: &[Role],
+) -> Result<(User, String), AppError> {
+    let email = normalize_email("email", email_raw)?;
+    let display_name = clean_display_name(display_name)?;
+    state.hasher.check_policy("password", &password, &email)?;
+    let hash = state.hasher.hash(password).await?;
+    let mut client = conn(&state.pool).await?;
+    let tx = client.transaction().await.map_err(q)?;
+    let id = UserId::new();
+    let role_names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    let inserted = tx
+        .query_one(
+            "INSERT INTO users (id, email, email_normalized, display_name, password_hash, roles)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             RETURNING id, email, display_name, roles",
+            &[
+                &id.as_uuid(),
+                &email_raw.trim(),
+                &email,
+                &display_name,
+                &hash,
+                &role_names,
+            ],
+        )
+        .await;
+    let row = match inserted {
+        Ok(r) => r,
+        Err(e) => {
+            let e = DbError::from(e);
+            if e.is_unique_violation() {
+                return Err(AppError::new(
+                    ErrorCode::EmailTaken,
+                    "an account with this email already exists",
+                )
+                .with_field("email"));
+            }
+            return Err(e.into_app_error());
+        }
+    };
+    let user = user_from_row(&row);
+    let event = EventEnvelope::new(
+        subjects::gateway::SERVICE,
+        subjects::gateway::EVT_USER_REGISTERED,
+        1,
+        UserRegistered {
+            user_id: user.id,
+            email: email.clone(),
+            display_name: user.display_name.clone(),
+        },
+    );
+    platform::outbox::enqueue(&tx, &event, &CallContext::current()).await?;
+    let refresh = store_refresh(&tx, state, user.id, TokenFamilyId::new()).await?;
+    tx.commit().await.map_err(q)?;
+    state.outbox.notify();
+    tracing::info!(user_id = %user.id, "account registered");
+    Ok((user, refresh))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/register", request_body = RegisterRequest,
+    responses((status = 201, body = AuthResponse), (status = 409, description = "email_taken"), (status = 422, description = "validation_failed")))]
+pub async fn register(
+    state: web::Data<GatewayState>,
+    body: Json<RegisterRequest>,
+) -> Result<HttpResponse, AppError> {
+    let b = body.0;
+    let (user, refresh) =
+        create_user(&state, &b.email, b.password, &b.display_name, &[Role::User]).await?;
+    Ok(HttpResponse::Created().json(auth_response(&state, user, refresh)?))
+}
+
+pub fn client_address(req: &HttpRequest, trust_forwarded_for: bool) -> String {
+    if trust_forwarded_for {
+        if let Some(first) = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+        {
+            let first = first.trim();
+            if !first.is_empty() {
+                return first.to_owned();
+            }
+        }
+    }
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/login", request_body = LoginRequest,
+    responses((status = 200, body = AuthResponse), (status = 401, description = "invalid_credentials"), (status = 429, description = "too_many_requests")))]
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<GatewayState>,
+    body: Json<LoginRequest>,
+) -> Result<HttpResponse, AppError> {
+    let b = body.0;
+    let invalid = || {
+        AppError::new(
+            ErrorCode::InvalidCredentials,
+            "email or password is incorrect",
+        )
+    };
+    let addr_key = throttle::address_key(&client_address(
+        &req,
+        state.cfg.throttle.trust_forwarded_for,
+    ));
+    // An unparseable email is treated as an unknown account: same answer, same throttling.
+    let email =
+        normalize_email("email", &b.email).unwrap_or_else(|_| b.email.trim().to_lowercase());
+    let acct_key = throttle::account_key(&email);
+    let client = conn(&state.pool).await?;
+    throttle::check(&client, &[acct_key.clone(), addr_key.clone()]).await?;
+    let row = client
+        .query_opt(
+            "SELECT id, email, display_name, roles, password_hash FROM users WHERE email_normalized = $1",
+            &[&email],
+        )
+        .await
+        .map_err(q)?;
+    let hash = row.as_ref().map(|r| r.get::<_, String>("password_hash"));
+    let ok = b.password.chars().count() <= crate::passwords::MAX_LEN
+        && state.hasher.verify(b.password, hash).await?;
+    let Some(row) = row.filter(|_| ok) else {
+        throttle::record_failure(
+            &client,
+            &state.cfg.throttle,
+            &acct_key,
+            state.cfg.throttle.account_max_failures,
+        )
+        .await?;
+        throttle::record_failure(
+            &client,
+            &state.cfg.throttle,
+            &addr_key,
+            state.cfg.throttle.address_max_failures,
+        )
+        .await?;
+        return Err(invalid());
+    };
+    throttle::clear(&client, &acct_key).await?;
+    let user = user_from_row(&row);
+    let refresh = store_refresh(&client, &state, user.id, TokenFamilyId::new()).await?;
+    Ok(HttpResponse::Ok().json(auth_response(&state, user, refresh)?))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/refresh", request_body = RefreshRequest,
+    responses((status = 200, body = AuthResponse), (status = 401, description = "invalid_token, token_expired or refresh_token_reused")))]
+pub async fn refresh(
+    state: web::Data<GatewayState>,
+    body: Json<RefreshRequest>,
+) -> Result<HttpResponse, AppError> {
+    let hash = hash_refresh_token(body.0.refresh_token.trim());
+    let mut client = conn(&state.pool).await?;
+    let tx = client.transaction().await.map_err(q)?;
+    let row = tx
+        .query_opt(
+            "SELECT t.id, t.family_id, t.used_at IS NOT NULL AS used, t.revoked_at IS NOT NULL AS revoked,
+                    t.expires_at <= now() AS expired,
+                    u.id AS user_id, u.email, u.display_name, u.roles
+             FROM refresh_tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.token_hash = $1 FOR UPDATE OF t",
+            &[&hash],
+        )
+        .await
+        .map_err(q)?;
+    let Some(row) = row else {
+        return Err(AppError::new(
+            ErrorCode::InvalidToken,
+            "refresh token is not valid",
+        ));
+    };
+    let family: uuid::Uuid = row.get("family_id");
+    if row.get::<_, bool>("revoked") {
+        return Err(AppError::new(
+            ErrorCode::InvalidToken,
+            "refresh token has been revoked",
+        ));
+    }
+    if row.get::<_, bool>("used") {
+        // Reuse of a rotated token: someone else may hold this family. Revoke all of it.
+        tx.execute(
+            "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
+            &[&family],
+        )
+        .await
+        .map_err(q)?;
+        tx.commit().await.map_err(q)?;
+        tracing::warn!(family_id = %family, "refresh token reuse detected; family revoked");
+        return Err(AppError::new(
+            ErrorCode::RefreshTokenReused,
+            "refresh token was already used; all sessions from this login are signed out",
+        ));
+    }
+    if row.get::<_, bool>("expired") {
+        return Err(AppError::new(
+            ErrorCode::TokenExpired,
+            "refresh token has expired",
+        ));
+    }
+    let token_id: uuid::Uuid = row.get("id");
+    tx.execute(
+        "UPDATE refresh_tokens SET used_at = now() WHERE id = $1",
+        &[&token_id],
+    )
+    .await
+    .map_err(q)?;
+    let user = User {
+        id: UserId(row.get("user_id")),
+        email: row.get("email"),
+        display_name: row.get("display_name"),
+        roles: roles_from(row.get("roles")),
+    };
+    let new_refresh = store_refresh(&tx, &state, user.id, TokenFamilyId(family)).await?;
+    tx.commit().await.map_err(q)?;
+    Ok(HttpResponse::Ok().json(auth_response(&state, user, new_refresh)?))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/logout", request_body = RefreshRequest, responses((status = 204)))]
+pub async fn logout(
+    state: web::Data<GatewayState>,
+    body: Json<RefreshRequest>,
+) -> Result<HttpResponse, AppError> {
+    let hash = hash_refresh_token(body.0.refresh_token.trim());
+    let client = conn(&state.pool).await?;
+    client
+        .execute(
+            "UPDATE refresh_tokens SET revoked_at = now()
+             WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1) AND revoked_at IS NULL",
+            &[&hash],
+        )
+        .await
+        .map_err(q)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The principal from `Authorization: Bearer <access token>`.
+pub fn bearer_principal(
+    req: &HttpRequest,
+    state: &GatewayState,
+) -> Result<Option<Principal>, AppError> {
+    let Some(value) = req.headers().get(actix_web::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| AppError::new(ErrorCode::InvalidToken, "malformed Authorization header"))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .ok_or_else(|| {
+            AppError::new(
+                ErrorCode::InvalidToken,
+                "Authorization must be a Bearer token",
+            )
+        })?;
+    state.access.verify(token.trim()).map(Some)
+}
+
+pub fn require_user(req: &HttpRequest, state: &GatewayState) -> Result<Principal, AppError> {
+    bearer_principal(req, state)?.ok_or_else(|| AppError::unauthorized("authentication required"))
+}
+
+#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = User), (status = 401)),
+    security(("bearer" = [])))]
+pub async fn me(
+    req: HttpRequest,
+    state: web::Data<GatewayState>,
+) -> Result<HttpResponse, AppError> {
+    let p = require_user(&req, &state)?;
+    let client = conn(&state.pool).await?;
+    let row = client
+        .query_opt(
+            "SELECT id, email, display_name, roles FROM users WHERE id = $1",
+            &[&p.user_id.as_uuid()],
+        )
+        .await
+        .map_err(q)?
+        .ok_or_else(|| AppError::new(ErrorCode::InvalidToken, "the account no longer exists"))?;
+    Ok(HttpResponse::Ok().json(user_from_row(&row)))
+}
+
+#[utoipa::path(post, path = "/api/v1/me/password", request_body = ChangePasswordRequest,
+    responses((status = 204), (status = 401), (status = 422)), security(("bearer" = [])))]
+pub async fn change_password(
+    req: HttpRequest,
+    state: web::Data<GatewayState>,
+    body: Json<ChangePasswordRequest>,
+) -> Result<HttpResponse, AppError> {
+    let p = require_user(&req, &state)?;
+    let b = body.0;
+    let client = conn(&state.pool).await?;
+    let row = client
+        .query_opt(
+            "SELECT email_normalized, password_hash FROM users WHERE id = $1",
+            &[&p.user_id.as_uuid()],
+        )
+        .await
+        .map_err(q)?
+        .ok_or_else(|| AppError::new(ErrorCode::InvalidToken, "the account no longer exists"))?;
+    let email: String = row.get(0);
+    if !state
+        .hasher
+        .verify(b.current_password, Some(row.get(1)))
+        .await?
+    {
+        return Err(AppError::new(
+            ErrorCode::InvalidCredentials,
+            "current password is incorrect",
+        )
+        .with_field("current_password"));
+    }
+    state
+        .hasher
+        .check_policy("new_password", &b.new_password, &email)?;
+    let hash = state.hasher.hash(b.new_password).await?;
+    let mut client = client;
+    let tx = client.transaction().await.map_err(q)?;
+    tx.execute(
+        "UPDATE users SET password_hash = $2, password_changed_at = now(), updated_at = now() WHERE id = $1",
+        &[&p.user_id.as_uuid(), &hash],
+    )
+    .await
+    .map_err(q)?;
+    // Every other session signs in again.
+    tx.execute(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+        &[&p.user_id.as_uuid()],
+    )
+    .await
+    .map_err(q)?;
+    tx.commit().await.map_err(q)?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,216 @@
+//! The JyotiFlow gateway: accounts and authentication, and the edge that
+//! routes `/api/v1/*` to the services with the caller's identity.
+
+pub mod accounts;
+pub mod config;
+pub mod passwords;
+pub mod proxy;
+pub mod state;
+pub mod throttle;
+pub mod tokens;
+
+use crate::config::GatewayConfig;
+use crate::state::GatewayState;
+use actix_web::web;
+use platform::config::BaseConfig;
+use platform::migrate::Migration;
+use platform::runtime::Runtime;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi;
+
+pub const MIGRATIONS: &[Migration] =
+    platform::migrations!("../../../migrations/gateway", 1 => "0001_accounts");
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "JyotiFlow gateway", description = "Accounts, authentication and routing to the platform's services"),
+    paths(
+        accounts::register,
+        accounts::login,
+        accounts::refresh,
+        accounts::logout,
+        accounts::me,
+        accounts::change_password
+    ),
+    components(schemas(
+        accounts::RegisterRequest,
+        accounts::LoginRequest,
+        accounts::RefreshRequest,
+        accounts::ChangePasswordRequest,
+        accounts::User,
+        accounts::AuthResponse,
+        common::ErrorBody
+    )),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub fn build_state(runtime: &Runtime, cfg: GatewayConfig) -> anyhow::Result<GatewayState> {
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_millis(cfg.proxy.connect_timeout_ms))
+        .read_timeout(Duration::from_millis(cfg.proxy.read_timeout_ms))
+        .pool_max_idle_per_host(cfg.proxy.pool_idle_per_host)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    Ok(GatewayState {
+        pool: runtime.pool.clone(),
+        hasher: passwords::Hasher::new(&cfg.auth)?,
+        access: tokens::AccessTokens::new(&cfg.auth),
+        internal_auth: runtime.internal_auth.clone(),
+        outbox: runtime.outbox.clone(),
+        http,
+        cfg,
+    })
+}
+
+/// The gateway's routes; everything else under `/api/` is proxied.
+pub fn routes(
+    state: web::Data<GatewayState>,
+) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.app_data(state.clone())
+            .service(
+                web::resource("/api/v1/auth/register").route(web::post().to(accounts::register)),
+            )
+            .service(web::resource("/api/v1/auth/login").route(web::post().to(accounts::login)))
+            .service(web::resource("/api/v1/auth/refresh").route(web::post().to(accounts::refresh)))
+            .service(web::resource("/api/v1/auth/logout").route(web::post().to(accounts::logout)))
+            .service(web::resource("/api/v1/me").route(web::get().to(accounts::me)))
+            .service(
+                web::resource("/api/v1/me/password")
+                    .route(web::post().to(accounts::change_password)),
+            )
+            .service(web::resource("/api/{tail:.*}").to(proxy::forward));
+    }
+}
+
+/// A running gateway: built identically by `main` and by the tests.
+pub struct Application {
+    port: u16,
+    runtime: Runtime,
+    server: actix_web::dev::Server,
+    rpc: platform::nats::RpcServer,
+}
+
+impl Application {
+    /// Binds the listener (port 0 picks one), starts the runtime and the server.
+    pub async fn build(base: BaseConfig, cfg: GatewayConfig) -> anyhow::Result<Application> {
+        let runtime = Runtime::start(base).await?;
+        let state = web::Data::new(build_state(&runtime, cfg)?);
+        let (listener, port) =
+            platform::http::bind(&runtime.config.http.host, runtime.config.http.port)?;
+        let openapi = ApiDoc::openapi().to_json()?;
+        let server = platform::http::serve(
+            listener,
+            runtime.http_deps(openapi),
+            runtime.config.http.workers,
+            runtime.config.http.shutdown_timeout_secs,
+            routes(state),
+        )?;
+        // No request/reply endpoints yet; registering makes every instance discoverable.
+        let rpc = runtime.rpc_server().await?;
+        tracing::info!(port, "gateway listening");
+        Ok(Application {
+            port,
+            runtime,
+            server,
+            rpc,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Cancelling this token shuts the gateway down gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.runtime.shutdown.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.runtime
+            .serve_until_stopped(self.server, Some(self.rpc))
+            .await
+    }
+}
+
+/// Loads the gateway's configuration (overrides apply last; tests use them).
+pub fn load_config(
+    overrides: &[(String, String)],
+) -> Result<(BaseConfig, GatewayConfig), platform::config::ConfigError> {
+    platform::config::load(
+        config::SERVICE,
+        config::DEFAULT_PORT,
+        overrides,
+        config::defaults,
+    )
+}
+
+/// `gateway create-admin`: creates an admin account, or grants the admin
+/// role to an existing one. The password comes from standard input.
+pub async fn create_admin(
+    base: BaseConfig,
+    cfg: GatewayConfig,
+    email: &str,
+    display_name: &str,
+    password: String,
+) -> anyhow::Result<String> {
+    let runtime_pool = platform::db::build_pool(&base.database, &base.service)?;
+    let state = GatewayState {
+        pool: runtime_pool.clone(),
+        hasher: passwords::Hasher::new(&cfg.auth)?,
+        access: tokens::AccessTokens::new(&cfg.auth),
+        internal_auth: platform::auth::InternalAuth::new(
+            base.internal_auth.secret.clone(),
+            base.internal_auth.ttl_secs,
+        ),
+        outbox: Default::default(),
+        http: reqwest::Client::new(),
+        cfg,
+    };
+    let email_n =
+        accounts::normalize_email("email", email).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let client = runtime_pool.get().await?;
+    let updated = client
+        .execute(
+            "UPDATE users SET roles = ARRAY(SELECT DISTINCT unnest(roles || ARRAY['admin'])), updated_at = now()
+             WHERE email_normalized = $1",
+            &[&email_n],
+        )
+        .await?;
+    drop(client);
+    if updated == 1 {
+        return Ok(format!(
+            "{email_n} already had an account; it is now an admin (password unchanged)"
+        ));
+    }
+    let (user, _) = accounts::create_user(
+        &state,
+        email,
+        password,
+        display_name,
+        &[common::Role::User, common::Role::Admin],
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    runtime_pool.close();
+    Ok(format!("admin {} created with id {}", user.email, user.id))
+}

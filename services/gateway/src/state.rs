@@ -1,0 +1,17 @@
+//! Shared state of the gateway's handlers.
+
+use crate::config::GatewayConfig;
+use crate::passwords::Hasher;
+use crate::tokens::AccessTokens;
+use platform::auth::InternalAuth;
+use platform::outbox::OutboxSignal;
+
+pub struct GatewayState {
+    pub pool: deadpool_postgres::Pool,
+    pub cfg: GatewayConfig,
+    pub hasher: Hasher,
+    pub access: AccessTokens,
+    pub internal_auth: InternalAuth,
+    pub outbox: OutboxSignal,
+    pub http: reqwest::Client,
+}
