@@ -380,6 +380,7 @@ pub struct Epoch {
     earth: V3,
     earth_vel: V3,
     earth_acc: V3,
+    moon: MoonState,
 }
 
 /// Apparent geocentric position referred to the mean ecliptic and equinox of
@@ -428,6 +429,7 @@ impl Epoch {
             earth,
             earth_vel,
             earth_acc,
+            moon: moon_state(t),
         }
     }
 
@@ -476,7 +478,7 @@ impl Epoch {
         match body {
             Body::Sun => self.to_date(scale(self.earth, -1.0), scale(self.earth_vel, -1.0), None),
             Body::Moon => {
-                let m = moon_state(self.t);
+                let m = self.moon;
                 let pos = scale(m.pos, 1.0 / AU_KM);
                 let vel = scale(m.vel, 1.0 / AU_KM);
                 // Light-time with the geocentric velocity only: in barycentric
@@ -509,7 +511,7 @@ impl Epoch {
     /// Osculating ascending node of the Moon's geocentric orbit on the mean
     /// ecliptic of date: (longitude rad, rate rad/day), mean equinox of date.
     pub fn true_node(&self) -> (f64, f64) {
-        let m = moon_state(self.t);
+        let m = self.moon;
         let e = mul_mv(&self.prec, m.e);
         let e1 = mul_mv(&self.prec, m.e1);
         let e2 = mul_mv(&self.prec, m.e2);
