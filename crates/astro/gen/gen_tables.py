@@ -30,7 +30,7 @@ OUT = os.path.join(HERE, "..", "src", "tables")
 
 # VSOP87: keep a term when |A| * Tmax^alpha >= EPS_RAD * (closest geocentric distance, AU).
 # Tmax = 0.1 Julian millennium (the years 1900-2100).
-VSOP_EPS_RAD = float(os.environ.get("VSOP_EPS_RAD", "5e-8"))
+VSOP_EPS_RAD = float(os.environ.get("VSOP_EPS_RAD", "1e-7"))
 TMAX = 0.1
 DMIN = {"mercury": 0.53, "venus": 0.26, "earth": 0.26, "mars": 0.37, "jupiter": 3.9,
         "saturn": 8.0, "uranus": 17.3, "neptune": 28.8}
