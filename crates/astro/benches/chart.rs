@@ -1,6 +1,8 @@
 //! Criterion benchmark of a full chart (nine grahas + true node, ascendant,
 //! MC, whole-sign and Placidus houses, nakshatras, dasha balance, tithi).
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code
+
 use astro::{compute_chart, ChartOptions, HouseSystem};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
@@ -13,13 +15,22 @@ fn cases() -> Vec<(f64, f64, f64)> {
         (s >> 11) as f64 / (1u64 << 53) as f64
     };
     (0..256)
-        .map(|_| (2_415_020.5 + 54_787.0 * next(), -60.0 + 120.0 * next(), -180.0 + 360.0 * next()))
+        .map(|_| {
+            (
+                2_415_020.5 + 54_787.0 * next(),
+                -60.0 + 120.0 * next(),
+                -180.0 + 360.0 * next(),
+            )
+        })
         .collect()
 }
 
 fn bench(c: &mut Criterion) {
     let cases = cases();
-    let opts = ChartOptions { house_system: HouseSystem::Placidus, ..ChartOptions::default() };
+    let opts = ChartOptions {
+        house_system: HouseSystem::Placidus,
+        ..ChartOptions::default()
+    };
     let mut i = 0;
     c.bench_function("full_chart", |b| {
         b.iter(|| {
@@ -29,8 +40,12 @@ fn bench(c: &mut Criterion) {
         })
     });
     let ep_jd = cases[0].0;
-    c.bench_function("epoch_only", |b| b.iter(|| black_box(astro::ephem::Epoch::new(black_box(ep_jd)))));
-    c.bench_function("moon_only", |b| b.iter(|| black_box(astro::ephem::moon_state(black_box(0.1)))));
+    c.bench_function("epoch_only", |b| {
+        b.iter(|| black_box(astro::ephem::Epoch::new(black_box(ep_jd))))
+    });
+    c.bench_function("moon_only", |b| {
+        b.iter(|| black_box(astro::ephem::moon_state(black_box(0.1))))
+    });
 }
 
 criterion_group!(benches, bench);

@@ -38,11 +38,21 @@ pub enum Ayanamsa {
 
 impl Ayanamsa {
     /// All supported ayanamsas.
-    pub const ALL: [Ayanamsa; 4] = [Ayanamsa::Lahiri, Ayanamsa::Raman, Ayanamsa::Krishnamurti, Ayanamsa::TrueChitra];
+    pub const ALL: [Ayanamsa; 4] = [
+        Ayanamsa::Lahiri,
+        Ayanamsa::Raman,
+        Ayanamsa::Krishnamurti,
+        Ayanamsa::TrueChitra,
+    ];
 
     /// Parse a name (`lahiri`, `raman`, `krishnamurti`/`kp`, `true_chitra`).
     pub fn from_name(s: &str) -> Option<Ayanamsa> {
-        match s.trim().to_ascii_lowercase().replace(['-', ' '], "_").as_str() {
+        match s
+            .trim()
+            .to_ascii_lowercase()
+            .replace(['-', ' '], "_")
+            .as_str()
+        {
             "lahiri" | "chitrapaksha" => Some(Ayanamsa::Lahiri),
             "raman" => Some(Ayanamsa::Raman),
             "krishnamurti" | "kp" => Some(Ayanamsa::Krishnamurti),

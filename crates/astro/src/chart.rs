@@ -145,7 +145,12 @@ impl ChartAngle {
     fn new(lon: f64) -> ChartAngle {
         let lon = norm360(lon);
         let np = NakshatraPada::from_longitude(lon);
-        ChartAngle { lon, sign: sign_of(lon), nakshatra: np.index, pada: np.pada }
+        ChartAngle {
+            lon,
+            sign: sign_of(lon),
+            nakshatra: np.index,
+            pada: np.pada,
+        }
     }
 }
 
@@ -233,7 +238,12 @@ pub const JD_RANGE: (f64, f64) = (2_086_302.5, 2_816_787.5);
 
 /// Compute a chart for a UT instant (Julian day) and a place (degrees, east
 /// and north positive).
-pub fn compute_chart(jd_ut: f64, lat: f64, lon: f64, options: &ChartOptions) -> Result<Chart, ChartError> {
+pub fn compute_chart(
+    jd_ut: f64,
+    lat: f64,
+    lon: f64,
+    options: &ChartOptions,
+) -> Result<Chart, ChartError> {
     if !(jd_ut.is_finite() && jd_ut > JD_RANGE.0 && jd_ut < JD_RANGE.1) {
         return Err(ChartError::Instant(jd_ut));
     }
@@ -248,7 +258,10 @@ pub fn compute_chart(jd_ut: f64, lat: f64, lon: f64, options: &ChartOptions) -> 
     let dpsi_rate = ep.nut.dpsi_rate / DEG;
     // subtract `off_mean` from mean-equinox longitudes, `off_true` from true-equinox ones
     let (ayan_mean, ayan_rate) = match options.zodiac {
-        Zodiac::Sidereal => (mean_ayanamsa(options.ayanamsa, ep.t), mean_ayanamsa_rate(options.ayanamsa, ep.t)),
+        Zodiac::Sidereal => (
+            mean_ayanamsa(options.ayanamsa, ep.t),
+            mean_ayanamsa_rate(options.ayanamsa, ep.t),
+        ),
         Zodiac::Tropical => (0.0, 0.0),
     };
     let (off_mean, off_rate) = match options.zodiac {
@@ -257,7 +270,11 @@ pub fn compute_chart(jd_ut: f64, lat: f64, lon: f64, options: &ChartOptions) -> 
     };
     let off_true = off_mean + dpsi;
     let pos = |a: Apparent| {
-        GrahaPosition::new(a.lon / DEG - off_mean, a.lat / DEG, a.lon_rate / DEG - off_rate)
+        GrahaPosition::new(
+            a.lon / DEG - off_mean,
+            a.lat / DEG,
+            a.lon_rate / DEG - off_rate,
+        )
     };
     let sun_app = ep.apparent(Body::Sun);
     let moon_app = ep.apparent(Body::Moon);
@@ -285,8 +302,12 @@ pub fn compute_chart(jd_ut: f64, lat: f64, lon: f64, options: &ChartOptions) -> 
         mean_ketu: mean_rahu.opposite(),
         true_rahu,
         true_ketu: true_rahu.opposite(),
-        uranus: options.outer_planets.then(|| pos(ep.apparent(Body::Uranus))),
-        neptune: options.outer_planets.then(|| pos(ep.apparent(Body::Neptune))),
+        uranus: options
+            .outer_planets
+            .then(|| pos(ep.apparent(Body::Uranus))),
+        neptune: options
+            .outer_planets
+            .then(|| pos(ep.apparent(Body::Neptune))),
     };
 
     // angles: apparent sidereal time, true obliquity
@@ -307,13 +328,20 @@ pub fn compute_chart(jd_ut: f64, lat: f64, lon: f64, options: &ChartOptions) -> 
         HouseSystem::Sripati => houses::sripati(asc_t, mc_t).map(|x| norm360(x - off_true)),
     };
     let elongation = norm360(moon.lon - sun.lon);
-    let tithi = TithiAt { index: ((elongation / 12.0).floor() as u8).min(29) + 1, elongation };
+    let tithi = TithiAt {
+        index: ((elongation / 12.0).floor() as u8).min(29) + 1,
+        elongation,
+    };
     Ok(Chart {
         options: *options,
         jd_ut,
         jd_tt: ep.jd_tt,
         delta_t_s: ep.delta_t,
-        ayanamsa: if options.zodiac == Zodiac::Sidereal { ayan_mean + dpsi } else { 0.0 },
+        ayanamsa: if options.zodiac == Zodiac::Sidereal {
+            ayan_mean + dpsi
+        } else {
+            0.0
+        },
         ayanamsa_mean: ayan_mean,
         latitude: lat,
         longitude: lon,
@@ -322,7 +350,12 @@ pub fn compute_chart(jd_ut: f64, lat: f64, lon: f64, options: &ChartOptions) -> 
         grahas,
         ascendant: ChartAngle::new(asc),
         mc: ChartAngle::new(mc),
-        houses: Houses { system: options.house_system, cusps, whole_sign, placidus: placidus.ok() },
+        houses: Houses {
+            system: options.house_system,
+            cusps,
+            whole_sign,
+            placidus: placidus.ok(),
+        },
         nakshatra: NakshatraPada::from_longitude(moon.lon),
         dasha: dasha_balance(moon.lon),
         tithi,

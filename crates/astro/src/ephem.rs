@@ -14,8 +14,13 @@
 //!   difference (±0.01 d) of the apparent direction along the analytic
 //!   velocities.
 
-use crate::frames::{ecliptic_precession, general_precession, general_precession_rate, mean_obliquity, nutation, Nutation};
-use crate::math::{add, cross, dot, lon_lat, mul_mv, norm, scale, sin_cos, sub, M3, V3, ARCSEC, DEG};
+use crate::frames::{
+    ecliptic_precession, general_precession, general_precession_rate, mean_obliquity, nutation,
+    Nutation,
+};
+use crate::math::{
+    add, cross, dot, lon_lat, mul_mv, norm, scale, sin_cos, sub, ARCSEC, DEG, M3, V3,
+};
 use crate::tables::elpmpp02 as elp;
 use crate::tables::vsop87a as vsop;
 use crate::time::{delta_t_seconds, J2000};
@@ -153,7 +158,9 @@ pub fn moon_state(t: f64) -> MoonState {
     let w1 = w1 * SEC;
     let w1d = w1d * SEC;
     let w1dd = w1dd * SEC;
-    let w2 = ((83.0 + 21.0 / 60.0) * 3600.0 + 11.674_75 + 0.207_94
+    let w2 = ((83.0 + 21.0 / 60.0) * 3600.0
+        + 11.674_75
+        + 0.207_94
         + (14_643_420.317_1 + 0.080_17 + CW2_1) * t
         + (-38.263_1 + 0.004_706_02) * t * t
         + (-0.045_047 - 0.000_252_13) * t * t * t
@@ -234,8 +241,16 @@ pub fn moon_state(t: f64) -> MoonState {
         for (k, &(s, s1, s2)) in parts.iter().enumerate() {
             let k = k as i32;
             let tk = t.powi(k);
-            let tk1 = if k >= 1 { f64::from(k) * t.powi(k - 1) } else { 0.0 };
-            let tk2 = if k >= 2 { f64::from(k * (k - 1)) * t.powi(k - 2) } else { 0.0 };
+            let tk1 = if k >= 1 {
+                f64::from(k) * t.powi(k - 1)
+            } else {
+                0.0
+            };
+            let tk2 = if k >= 2 {
+                f64::from(k * (k - 1)) * t.powi(k - 2)
+            } else {
+                0.0
+            };
             v += tk * s;
             v1 += tk1 * s + tk * s1;
             v2 += tk2 * s + 2.0 * tk1 * s1 + tk * s2;
@@ -250,7 +265,11 @@ pub fn moon_state(t: f64) -> MoonState {
         pert(elp::PERT_LONG_T3),
     ]);
     let mb = main_sin(elp::MAIN_LAT);
-    let lat_p = poisson(&[pert(elp::PERT_LAT_T0), pert(elp::PERT_LAT_T1), pert(elp::PERT_LAT_T2)]);
+    let lat_p = poisson(&[
+        pert(elp::PERT_LAT_T0),
+        pert(elp::PERT_LAT_T1),
+        pert(elp::PERT_LAT_T2),
+    ]);
     let (mut rr, mut rr1) = (0.0, 0.0);
     for r in elp::MAIN_DIST {
         let ph = r[0] * d + r[1] * f + r[2] * l + r[3] * lp;
@@ -438,7 +457,7 @@ impl Epoch {
         (self.earth, self.earth_vel)
     }
 
-    fn to_date(&self, geo: V3, vrel: V3, helio: Option<(V3, V3)>) -> Apparent {
+    fn project(&self, geo: V3, vrel: V3, helio: Option<(V3, V3)>) -> Apparent {
         let dir = |s: f64| {
             let g = add(geo, scale(vrel, s));
             let e = add(self.earth, scale(self.earth_vel, s));
@@ -467,16 +486,22 @@ impl Epoch {
         }
     }
 
-    fn to_date_no_aberration(&self, geo: V3, vel: V3) -> Apparent {
+    fn project_geometric(&self, geo: V3, vel: V3) -> Apparent {
         let (l0, b0) = lon_lat(mul_mv(&self.prec, geo));
         let (dl, db) = crate::math::lon_lat_rates(mul_mv(&self.prec, geo), mul_mv(&self.prec, vel));
-        Apparent { lon: l0, lat: b0, dist: norm(geo), lon_rate: dl + self.p_rate, lat_rate: db }
+        Apparent {
+            lon: l0,
+            lat: b0,
+            dist: norm(geo),
+            lon_rate: dl + self.p_rate,
+            lat_rate: db,
+        }
     }
 
     /// Apparent place of a body.
     pub fn apparent(&self, body: Body) -> Apparent {
         match body {
-            Body::Sun => self.to_date(scale(self.earth, -1.0), scale(self.earth_vel, -1.0), None),
+            Body::Sun => self.project(scale(self.earth, -1.0), scale(self.earth_vel, -1.0), None),
             Body::Moon => {
                 let m = self.moon;
                 let pos = scale(m.pos, 1.0 / AU_KM);
@@ -486,7 +511,7 @@ impl Epoch {
                 // the annual aberration, so none is applied to the Moon.
                 let tau = norm(pos) / C_AU_DAY;
                 let geo = sub(pos, scale(vel, tau));
-                self.to_date_no_aberration(geo, vel)
+                self.project_geometric(geo, vel)
             }
             _ => {
                 let Some(s) = series(body) else {
@@ -503,7 +528,7 @@ impl Epoch {
                 }
                 let vr = sub(v, scale(acc, tau));
                 let geo = sub(pr, self.earth);
-                self.to_date(geo, sub(vr, self.earth_vel), Some((pr, vr)))
+                self.project(geo, sub(vr, self.earth_vel), Some((pr, vr)))
             }
         }
     }
@@ -526,7 +551,13 @@ impl Epoch {
     /// equinox of date (ELP/Meeus: Chapront et al. 1998 mean elements).
     pub fn mean_node(&self) -> (f64, f64) {
         let t = self.t;
-        let c = [125.044_547_9, -1_934.136_289_1, 0.002_075_4, 1.0 / 467_441.0, -1.0 / 60_616_000.0];
+        let c = [
+            125.044_547_9,
+            -1_934.136_289_1,
+            0.002_075_4,
+            1.0 / 467_441.0,
+            -1.0 / 60_616_000.0,
+        ];
         let (v, d1, _) = poly_d(&c, t);
         ((v * DEG).rem_euclid(TAU), d1 * DEG / 36_525.0)
     }

@@ -7,7 +7,7 @@
 //! * Nutation: IAU 2000B (McCarthy & Luzum 2003), 77 luni-solar terms plus
 //!   the fixed planetary offsets.
 
-use crate::math::{mul_mm, rot_x, rot_z, sin_cos, M3, ARCSEC};
+use crate::math::{mul_mm, rot_x, rot_z, sin_cos, ARCSEC, M3};
 use crate::tables::nutation::NUTATION_2000B;
 
 /// Nutation in longitude and obliquity (radians) and the rate of the
@@ -44,7 +44,8 @@ pub fn nutation(t: f64) -> Nutation {
     let mut rate = 0.0;
     for r in NUTATION_2000B.iter() {
         let a = r[0] * args[0] + r[1] * args[1] + r[2] * args[2] + r[3] * args[3] + r[4] * args[4];
-        let w = r[0] * RATES[0] + r[1] * RATES[1] + r[2] * RATES[2] + r[3] * RATES[3] + r[4] * RATES[4];
+        let w =
+            r[0] * RATES[0] + r[1] * RATES[1] + r[2] * RATES[2] + r[3] * RATES[3] + r[4] * RATES[4];
         let (s, c) = sin_cos(a);
         let amp = r[5] + r[6] * t;
         dpsi += amp * s;
@@ -65,19 +66,23 @@ pub fn nutation(t: f64) -> Nutation {
 /// Mean obliquity of the ecliptic, IAU 2006, radians.
 pub fn mean_obliquity(t: f64) -> f64 {
     (84_381.406
-        + t * (-46.836_769 + t * (-0.000_183_1 + t * (0.002_003_40 + t * (-0.000_000_576 + t * -0.000_000_043_4)))))
+        + t * (-46.836_769
+            + t * (-0.000_183_1
+                + t * (0.002_003_40 + t * (-0.000_000_576 + t * -0.000_000_043_4)))))
         * ARCSEC
 }
 
 /// General precession in longitude `p_A` (radians), IAU 2006.
 pub fn general_precession(t: f64) -> f64 {
-    t * (5_028.796_195 + t * (1.105_434_8 + t * (0.000_079_64 + t * (-0.000_023_857 + t * -0.000_000_038_3))))
+    t * (5_028.796_195
+        + t * (1.105_434_8 + t * (0.000_079_64 + t * (-0.000_023_857 + t * -0.000_000_038_3))))
         * ARCSEC
 }
 
 /// Rate of `p_A`, radians per day.
 pub fn general_precession_rate(t: f64) -> f64 {
-    (5_028.796_195 + t * (2.0 * 1.105_434_8 + t * (3.0 * 0.000_079_64 + t * (4.0 * -0.000_023_857))))
+    (5_028.796_195
+        + t * (2.0 * 1.105_434_8 + t * (3.0 * 0.000_079_64 + t * (4.0 * -0.000_023_857))))
         * ARCSEC
         / 36_525.0
 }
@@ -86,13 +91,19 @@ pub fn general_precession_rate(t: f64) -> f64 {
 /// equinox of date (`t` Julian centuries TT).
 pub fn ecliptic_precession(t: f64) -> M3 {
     let pi_a = t
-        * (46.998_973 + t * (-0.033_492_6 + t * (-0.000_125_59 + t * (0.000_000_113 + t * -0.000_000_002_2))))
+        * (46.998_973
+            + t * (-0.033_492_6
+                + t * (-0.000_125_59 + t * (0.000_000_113 + t * -0.000_000_002_2))))
         * ARCSEC;
     let big_pi = (629_546.793_6
-        + t * (-867.957_58 + t * (0.157_992 + t * (-0.000_537_1 + t * (-0.000_047_97 + t * 0.000_000_072)))))
+        + t * (-867.957_58
+            + t * (0.157_992 + t * (-0.000_537_1 + t * (-0.000_047_97 + t * 0.000_000_072)))))
         * ARCSEC;
     let p_a = general_precession(t);
-    mul_mm(&rot_z(-(big_pi + p_a)), &mul_mm(&rot_x(pi_a), &rot_z(big_pi)))
+    mul_mm(
+        &rot_z(-(big_pi + p_a)),
+        &mul_mm(&rot_x(pi_a), &rot_z(big_pi)),
+    )
 }
 
 #[cfg(test)]
@@ -106,11 +117,22 @@ mod tests {
         // dpsi = -3.788", deps = +9.443".
         let t = (2_446_895.5 - 2_451_545.0) / 36_525.0;
         let n = nutation(t);
-        assert!((n.dpsi / ARCSEC + 3.788).abs() < 0.01, "{}", n.dpsi / ARCSEC);
-        assert!((n.deps / ARCSEC - 9.443).abs() < 0.01, "{}", n.deps / ARCSEC);
+        assert!(
+            (n.dpsi / ARCSEC + 3.788).abs() < 0.01,
+            "{}",
+            n.dpsi / ARCSEC
+        );
+        assert!(
+            (n.deps / ARCSEC - 9.443).abs() < 0.01,
+            "{}",
+            n.deps / ARCSEC
+        );
         let eps = mean_obliquity(t) / ARCSEC;
         // Meeus: eps0 = 23 26' 27.407" (IAU 1980); IAU 2006 differs by ~0.04"
-        assert!((eps - (23.0 * 3600.0 + 26.0 * 60.0 + 27.407)).abs() < 0.1, "{eps}");
+        assert!(
+            (eps - (23.0 * 3600.0 + 26.0 * 60.0 + 27.407)).abs() < 0.1,
+            "{eps}"
+        );
     }
 
     #[test]

@@ -32,7 +32,12 @@ pub enum HouseSystem {
 impl HouseSystem {
     /// Parse a name.
     pub fn from_name(s: &str) -> Option<HouseSystem> {
-        match s.trim().to_ascii_lowercase().replace(['-', ' '], "_").as_str() {
+        match s
+            .trim()
+            .to_ascii_lowercase()
+            .replace(['-', ' '], "_")
+            .as_str()
+        {
             "whole_sign" | "wholesign" | "w" => Some(HouseSystem::WholeSign),
             "equal" | "e" => Some(HouseSystem::Equal),
             "placidus" | "p" => Some(HouseSystem::Placidus),
@@ -80,7 +85,10 @@ fn lon_of_ra(ra: f64, ce: f64) -> f64 {
 pub fn placidus(armc: f64, eps: f64, lat: f64, asc: f64, mc: f64) -> Result<[f64; 12], HouseError> {
     let limit = 90.0 - eps / DEG;
     if lat.abs() / DEG >= limit {
-        return Err(HouseError::PlacidusUndefined { lat: lat / DEG, limit });
+        return Err(HouseError::PlacidusUndefined {
+            lat: lat / DEG,
+            limit,
+        });
     }
     let (se, ce) = eps.sin_cos();
     let tphi = lat.tan();
@@ -92,7 +100,10 @@ pub fn placidus(armc: f64, eps: f64, lat: f64, asc: f64, mc: f64) -> Result<[f64
             let dec = (se * lon.sin()).asin();
             let x = tphi * dec.tan();
             if x.abs() >= 1.0 {
-                return Err(HouseError::PlacidusUndefined { lat: lat / DEG, limit });
+                return Err(HouseError::PlacidusUndefined {
+                    lat: lat / DEG,
+                    limit,
+                });
             }
             let new = armc + base + k * x.asin();
             let d = new - ra;

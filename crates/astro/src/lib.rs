@@ -56,10 +56,15 @@ pub(crate) mod tables {
 pub use astro_vedic as vedic;
 
 pub use ayanamsa::Ayanamsa;
-pub use chart::{compute_chart, Chart, ChartAngle, ChartError, ChartOptions, GrahaPosition, Grahas, Houses, NodeKind, TithiAt, Zodiac};
+pub use chart::{
+    compute_chart, Chart, ChartAngle, ChartError, ChartOptions, GrahaPosition, Grahas, Houses,
+    NodeKind, TithiAt, Zodiac,
+};
 pub use houses::{HouseError, HouseSystem};
 pub use panchang::{limb_end, sunrise_sunset, vedic_day, Limb, PanchangError, VedicDay};
-pub use time::{civil_to_utc, delta_t_seconds, jd_from_utc, parse_zone, utc_from_jd, Disambiguation, TimeError};
+pub use time::{
+    civil_to_utc, delta_t_seconds, jd_from_utc, parse_zone, utc_from_jd, Disambiguation, TimeError,
+};
 
 /// Compute a chart from a civil date and time in an IANA zone.
 pub fn compute_chart_civil(

@@ -1,5 +1,7 @@
 //! Small numeric helpers: a fast `sin_cos`, angle normalisation, 3-vectors.
 
+#![allow(clippy::excessive_precision)] // published kernel constants, kept verbatim
+
 use std::f64::consts::{FRAC_2_PI, PI, TAU};
 
 /// Degrees to radians.

@@ -65,7 +65,11 @@ pub fn sun_rise_set(jd_guess: f64, lat: f64, lon: f64, rising: bool) -> Result<f
         let h0 = -(34.0 / 60.0 + 959.63 / 3600.0 / dist) * DEG;
         let cos_h = (h0.sin() - phi.sin() * dec.sin()) / (phi.cos() * dec.cos());
         if !(-1.0..=1.0).contains(&cos_h) {
-            return Err(PanchangError::NoEvent { event: if rising { "rise" } else { "set" }, jd: jd_guess, lat });
+            return Err(PanchangError::NoEvent {
+                event: if rising { "rise" } else { "set" },
+                jd: jd_guess,
+                lat,
+            });
         }
         let target = if rising { -cos_h.acos() } else { cos_h.acos() };
         let gast = gmst(jd, ep.t) + ep.nut.dpsi * ep.eps_mean.cos();
@@ -88,7 +92,10 @@ fn lmt_midnight_ut(jd_ut: f64, lon: f64) -> f64 {
 /// Sunrise and sunset of the civil (local mean time) day containing `jd_ut`.
 pub fn sunrise_sunset(jd_ut: f64, lat: f64, lon: f64) -> Result<(f64, f64), PanchangError> {
     let mid = lmt_midnight_ut(jd_ut, lon);
-    Ok((sun_rise_set(mid + 0.25, lat, lon, true)?, sun_rise_set(mid + 0.75, lat, lon, false)?))
+    Ok((
+        sun_rise_set(mid + 0.25, lat, lon, true)?,
+        sun_rise_set(mid + 0.75, lat, lon, false)?,
+    ))
 }
 
 /// The Vedic day containing an instant.
@@ -165,8 +172,14 @@ fn limb_angle(limb: Limb, jd_ut: f64, ayanamsa: Ayanamsa) -> (f64, f64) {
         _ => {
             let s = ep.apparent(Body::Sun);
             match limb {
-                Limb::Yoga => (norm360(m.lon / DEG + s.lon / DEG - 2.0 * ay), (m.lon_rate + s.lon_rate) / DEG),
-                _ => (norm360(m.lon / DEG - s.lon / DEG), (m.lon_rate - s.lon_rate) / DEG),
+                Limb::Yoga => (
+                    norm360(m.lon / DEG + s.lon / DEG - 2.0 * ay),
+                    (m.lon_rate + s.lon_rate) / DEG,
+                ),
+                _ => (
+                    norm360(m.lon / DEG - s.lon / DEG),
+                    (m.lon_rate - s.lon_rate) / DEG,
+                ),
             }
         }
     }

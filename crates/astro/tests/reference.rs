@@ -1,10 +1,15 @@
 //! Runs `astro batch` on the reference sample (Swiss Ephemeris 2.10, Moshier)
 //! and checks it with the reference comparer `compare.py`.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-const REF_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference/astro");
+const REF_DIR: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/reference/astro"
+);
 
 fn run_batch(input: &str) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_astro"))
@@ -25,9 +30,13 @@ fn run_batch(input: &str) -> String {
 #[test]
 fn sample_matches_reference_within_30_arcsec() {
     let sample = format!("{REF_DIR}/sample.jsonl");
-    let input = std::fs::read_to_string(&sample).expect("reference sample (shared/ beside the repository)");
+    let input =
+        std::fs::read_to_string(&sample).expect("reference sample (shared/ beside the repository)");
     let output = run_batch(&input);
-    assert_eq!(output.lines().count(), input.lines().filter(|l| !l.trim().is_empty()).count());
+    assert_eq!(
+        output.lines().count(),
+        input.lines().filter(|l| !l.trim().is_empty()).count()
+    );
     let dir = env!("CARGO_TARGET_TMPDIR");
     let cand = format!("{dir}/astro-candidate.jsonl");
     let report = format!("{dir}/astro-compare.json");
@@ -56,19 +65,30 @@ fn sample_matches_reference_within_30_arcsec() {
         ])
         .status()
         .expect("run python3 compare.py");
-    assert_eq!(status.code(), Some(0), "compare.py failed; see its report above");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "compare.py failed; see its report above"
+    );
     let rep: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("report json");
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report"))
+            .expect("report json");
     assert_eq!(rep["result"], "PASS");
     let discrete = rep["discrete"].as_object().expect("discrete");
-    assert!(discrete.len() > 50, "discrete fields compared: {}", discrete.len());
+    assert!(
+        discrete.len() > 50,
+        "discrete fields compared: {}",
+        discrete.len()
+    );
     for (k, v) in discrete {
         if let Some(m) = v.get("mismatches").and_then(serde_json::Value::as_u64) {
             assert_eq!(m, 0, "{k} has mismatches");
         }
     }
     // the graha longitudes are well inside the 10" accuracy target
-    for g in ["sun", "moon", "mercury", "venus", "mars", "jupiter", "saturn", "rahu", "ketu"] {
+    for g in [
+        "sun", "moon", "mercury", "venus", "mars", "jupiter", "saturn", "rahu", "ketu",
+    ] {
         let max = rep["angular"][g]["max_arcsec"].as_f64().expect("max");
         assert!(max < 10.0, "{g}: max {max}\"");
     }
@@ -82,13 +102,22 @@ fn malformed_lines_produce_error_lines_and_the_batch_goes_on() {
                  {\"id\": 4, \"utc\": \"2000-01-01T12:00:00Z\", \"lat\": 95.0, \"lon\": 20.0}\n\
                  {\"id\": 5, \"utc\": \"1990-06-15T03:04:05Z\", \"lat\": -33.9, \"lon\": 151.2}\n";
     let out = run_batch(input);
-    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
     assert_eq!(lines.len(), 5);
     assert!(lines[0]["grahas"]["sun"]["lon"].is_f64());
-    assert!(lines[1]["error"].as_str().expect("error").contains("line 2"));
+    assert!(lines[1]["error"]
+        .as_str()
+        .expect("error")
+        .contains("line 2"));
     assert_eq!(lines[2]["id"], "x");
     assert!(lines[2]["error"].as_str().expect("error").contains("utc"));
     assert_eq!(lines[3]["id"], 4);
-    assert!(lines[3]["error"].as_str().expect("error").contains("latitude"));
+    assert!(lines[3]["error"]
+        .as_str()
+        .expect("error")
+        .contains("latitude"));
     assert!(lines[4]["grahas"]["moon"]["lon"].is_f64());
 }

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use astro::vedic::{Rashi, Vimshottari, YearLength};
 use astro::{
-    compute_chart, jd_from_utc, utc_from_jd, vedic_day, Ayanamsa, Chart, ChartOptions, Disambiguation, HouseSystem,
-    NodeKind, Zodiac,
+    compute_chart, jd_from_utc, utc_from_jd, vedic_day, Ayanamsa, Chart, ChartOptions,
+    Disambiguation, HouseSystem, NodeKind, Zodiac,
 };
 use serde_json::{json, Value};
 
@@ -50,7 +50,10 @@ fn main() -> ExitCode {
 }
 
 fn flag_value<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
 }
 
 fn parse_options(args: &[String]) -> Result<ChartOptions, String> {
@@ -79,10 +82,20 @@ fn parse_options(args: &[String]) -> Result<ChartOptions, String> {
 
 /// One batch case: the chart plus the reference fields (vara, weekday_utc).
 fn batch_case(v: &Value, opts: &ChartOptions) -> Result<Value, String> {
-    let utc = v.get("utc").and_then(Value::as_str).ok_or("missing string field \"utc\"")?;
-    let t = chrono::DateTime::parse_from_rfc3339(utc).map_err(|e| format!("bad utc {utc:?}: {e}"))?;
-    let lat = v.get("lat").and_then(Value::as_f64).ok_or("missing numeric field \"lat\"")?;
-    let lon = v.get("lon").and_then(Value::as_f64).ok_or("missing numeric field \"lon\"")?;
+    let utc = v
+        .get("utc")
+        .and_then(Value::as_str)
+        .ok_or("missing string field \"utc\"")?;
+    let t =
+        chrono::DateTime::parse_from_rfc3339(utc).map_err(|e| format!("bad utc {utc:?}: {e}"))?;
+    let lat = v
+        .get("lat")
+        .and_then(Value::as_f64)
+        .ok_or("missing numeric field \"lat\"")?;
+    let lon = v
+        .get("lon")
+        .and_then(Value::as_f64)
+        .ok_or("missing numeric field \"lon\"")?;
     let jd = jd_from_utc(&t.with_timezone(&chrono::Utc));
     let chart = compute_chart(jd, lat, lon, opts).map_err(|e| e.to_string())?;
     let mut out = chart_json(&chart);
@@ -99,7 +112,10 @@ fn batch_case(v: &Value, opts: &ChartOptions) -> Result<Value, String> {
                 Err(e) => json!({"error": e.to_string()}),
             },
         );
-        m.insert("weekday_utc".into(), json!(astro::vedic::weekday_of_jd(jd).index()));
+        m.insert(
+            "weekday_utc".into(),
+            json!(astro::vedic::weekday_of_jd(jd).index()),
+        );
     }
     Ok(out)
 }
@@ -115,11 +131,18 @@ fn chart_json(chart: &Chart) -> Value {
         h.insert("placidus_error".into(), err);
     }
     if let Some(t) = v.get_mut("tithi").and_then(Value::as_object_mut) {
-        let paksha = if chart.tithi.index <= 15 { "shukla" } else { "krishna" };
+        let paksha = if chart.tithi.index <= 15 {
+            "shukla"
+        } else {
+            "krishna"
+        };
         t.insert("paksha".into(), Value::String(paksha.into()));
     }
     if let Some(n) = v.get_mut("nakshatra").and_then(Value::as_object_mut) {
-        n.insert("name".into(), Value::String(chart.nakshatra.nakshatra.name().into()));
+        n.insert(
+            "name".into(),
+            Value::String(chart.nakshatra.nakshatra.name().into()),
+        );
     }
     v
 }
@@ -136,9 +159,13 @@ fn batch(opts: &ChartOptions) -> Result<(), String> {
         let rec = match serde_json::from_str::<Value>(&line) {
             Ok(v) => match batch_case(&v, opts) {
                 Ok(c) => c,
-                Err(e) => json!({"id": v.get("id").cloned().unwrap_or(Value::Null), "line": n + 1, "error": e}),
+                Err(e) => {
+                    json!({"id": v.get("id").cloned().unwrap_or(Value::Null), "line": n + 1, "error": e})
+                }
             },
-            Err(e) => json!({"id": Value::Null, "line": n + 1, "error": format!("malformed JSON on line {}: {e}", n + 1)}),
+            Err(e) => {
+                json!({"id": Value::Null, "line": n + 1, "error": format!("malformed JSON on line {}: {e}", n + 1)})
+            }
         };
         writeln!(out, "{rec}").map_err(|e| format!("writing stdout: {e}"))?;
     }
@@ -151,13 +178,16 @@ fn dms(x: f64) -> String {
 }
 
 fn fmt_jd(jd: f64) -> String {
-    utc_from_jd(jd).map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| format!("JD {jd:.4}"))
+    utc_from_jd(jd)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| format!("JD {jd:.4}"))
 }
 
 fn chart_cmd(args: &[String]) -> Result<(), String> {
     let opts = parse_options(args)?;
     let need = |k: &str| flag_value(args, k).ok_or(format!("missing {k}\n{USAGE}"));
-    let date = chrono::NaiveDate::parse_from_str(need("--date")?, "%Y-%m-%d").map_err(|e| format!("--date: {e}"))?;
+    let date = chrono::NaiveDate::parse_from_str(need("--date")?, "%Y-%m-%d")
+        .map_err(|e| format!("--date: {e}"))?;
     let ts = need("--time")?;
     let time = chrono::NaiveTime::parse_from_str(ts, "%H:%M:%S")
         .or_else(|_| chrono::NaiveTime::parse_from_str(ts, "%H:%M"))
@@ -175,14 +205,34 @@ fn chart_cmd(args: &[String]) -> Result<(), String> {
     let utc = astro::civil_to_utc(date, time, zone, policy).map_err(|e| e.to_string())?;
     let jd = jd_from_utc(&utc);
     let c = compute_chart(jd, lat, lon, &opts).map_err(|e| e.to_string())?;
-    println!("Chart for {date} {time} {tz} = {} (JD {jd:.6}, ΔT {:.1} s)", utc.format("%Y-%m-%d %H:%M:%S UTC"), c.delta_t_s);
-    println!("Place {lat:.4}°, {lon:.4}°   zodiac {:?}   ayanamsa {:?} {}   node {:?}", opts.zodiac, opts.ayanamsa, dms(c.ayanamsa), opts.node);
+    println!(
+        "Chart for {date} {time} {tz} = {} (JD {jd:.6}, ΔT {:.1} s)",
+        utc.format("%Y-%m-%d %H:%M:%S UTC"),
+        c.delta_t_s
+    );
+    println!(
+        "Place {lat:.4}°, {lon:.4}°   zodiac {:?}   ayanamsa {:?} {}   node {:?}",
+        opts.zodiac,
+        opts.ayanamsa,
+        dms(c.ayanamsa),
+        opts.node
+    );
     println!();
-    println!("{:<9} {:<11} {:>11} {:>10} {:<18} {:>4}  {}", "graha", "sign", "degree", "speed°/d", "nakshatra", "pada", "");
+    println!(
+        "{:<9} {:<11} {:>11} {:>10} {:<18} {:>4}",
+        "graha", "sign", "degree", "speed°/d", "nakshatra", "pada"
+    );
     let g = &c.grahas;
     let mut rows = vec![
-        ("Sun", g.sun), ("Moon", g.moon), ("Mars", g.mars), ("Mercury", g.mercury), ("Jupiter", g.jupiter),
-        ("Venus", g.venus), ("Saturn", g.saturn), ("Rahu", g.rahu), ("Ketu", g.ketu),
+        ("Sun", g.sun),
+        ("Moon", g.moon),
+        ("Mars", g.mars),
+        ("Mercury", g.mercury),
+        ("Jupiter", g.jupiter),
+        ("Venus", g.venus),
+        ("Saturn", g.saturn),
+        ("Rahu", g.rahu),
+        ("Ketu", g.ketu),
     ];
     if let Some(u) = g.uranus {
         rows.push(("Uranus", u));
@@ -200,37 +250,80 @@ fn chart_cmd(args: &[String]) -> Result<(), String> {
             p.speed,
             np.nakshatra.name(),
             np.pada,
-            if p.retrograde && name != "Rahu" && name != "Ketu" { "R" } else { "" }
+            if p.retrograde && name != "Rahu" && name != "Ketu" {
+                "R"
+            } else {
+                ""
+            }
         );
     }
     let a = c.ascendant;
     let anp = astro::vedic::NakshatraPada::from_longitude(a.lon);
-    println!("{:<9} {:<11} {:>11} {:>10} {:<18} {:>4}", "Lagna", Rashi::from_longitude(a.lon).name(), dms(a.lon % 30.0), "", anp.nakshatra.name(), anp.pada);
-    println!("{:<9} {:<11} {:>11}", "MC", Rashi::from_longitude(c.mc.lon).name(), dms(c.mc.lon % 30.0));
+    println!(
+        "{:<9} {:<11} {:>11} {:>10} {:<18} {:>4}",
+        "Lagna",
+        Rashi::from_longitude(a.lon).name(),
+        dms(a.lon % 30.0),
+        "",
+        anp.nakshatra.name(),
+        anp.pada
+    );
+    println!(
+        "{:<9} {:<11} {:>11}",
+        "MC",
+        Rashi::from_longitude(c.mc.lon).name(),
+        dms(c.mc.lon % 30.0)
+    );
     println!();
     println!("Houses ({:?}):", c.houses.system);
     for (i, cusp) in c.houses.cusps.iter().enumerate() {
-        println!("  {:>2}  {:<11} {}", i + 1, Rashi::from_longitude(*cusp).name(), dms(cusp % 30.0));
+        println!(
+            "  {:>2}  {:<11} {}",
+            i + 1,
+            Rashi::from_longitude(*cusp).name(),
+            dms(cusp % 30.0)
+        );
     }
     println!();
     println!(
         "Moon nakshatra {} pada {}; tithi {}; dasha balance {} {:.4} years",
-        c.nakshatra.nakshatra.name(), c.nakshatra.pada, c.tithi.index, c.dasha.lord.name(), c.dasha.balance_years
+        c.nakshatra.nakshatra.name(),
+        c.nakshatra.pada,
+        c.tithi.index,
+        c.dasha.lord.name(),
+        c.dasha.balance_years
     );
     if let Ok(d) = vedic_day(jd, lat, lon) {
-        println!("Vara {} (sunrise {}, sunset {}); Rahu kalam {} - {}", d.vara.name(), fmt_jd(d.sunrise_jd_ut), fmt_jd(d.sunset_jd_ut), fmt_jd(d.rahu_kalam.start_jd_ut), fmt_jd(d.rahu_kalam.end_jd_ut));
+        println!(
+            "Vara {} (sunrise {}, sunset {}); Rahu kalam {} - {}",
+            d.vara.name(),
+            fmt_jd(d.sunrise_jd_ut),
+            fmt_jd(d.sunset_jd_ut),
+            fmt_jd(d.rahu_kalam.start_jd_ut),
+            fmt_jd(d.rahu_kalam.end_jd_ut)
+        );
     }
     let v = Vimshottari::new(c.grahas.moon.lon, jd, YearLength::Julian);
     println!();
     println!("Vimshottari mahadashas (Julian years):");
     for m in &v.mahadashas {
-        println!("  {:<8} {} -> {}", m.lord.name(), fmt_jd(m.start_jd_ut.max(jd)), fmt_jd(m.end_jd_ut));
+        println!(
+            "  {:<8} {} -> {}",
+            m.lord.name(),
+            fmt_jd(m.start_jd_ut.max(jd)),
+            fmt_jd(m.end_jd_ut)
+        );
     }
-    let now = jd_from_utc(&chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now()));
+    let now = jd_from_utc(&chrono::DateTime::<chrono::Utc>::from(
+        std::time::SystemTime::now(),
+    ));
     if let Some(r) = v.running_at(now) {
         println!(
             "Running now: {} / {} / {} (pratyantar ends {})",
-            r.mahadasha.lord.name(), r.antardasha.lord.name(), r.pratyantardasha.lord.name(), fmt_jd(r.pratyantardasha.end_jd_ut)
+            r.mahadasha.lord.name(),
+            r.antardasha.lord.name(),
+            r.pratyantardasha.lord.name(),
+            fmt_jd(r.pratyantardasha.end_jd_ut)
         );
     }
     Ok(())
@@ -246,14 +339,33 @@ pub fn bench_cases(n: usize) -> Vec<(f64, f64, f64)> {
         (s >> 11) as f64 / (1u64 << 53) as f64
     };
     let (a, b) = (2_415_020.5, 2_469_807.5);
-    (0..n).map(|_| (a + (b - a) * next(), -60.0 + 120.0 * next(), -180.0 + 360.0 * next())).collect()
+    (0..n)
+        .map(|_| {
+            (
+                a + (b - a) * next(),
+                -60.0 + 120.0 * next(),
+                -180.0 + 360.0 * next(),
+            )
+        })
+        .collect()
 }
 
 fn bench(args: &[String]) -> Result<(), String> {
-    let n: usize = flag_value(args, "--n").map(str::parse).transpose().map_err(|e| format!("--n: {e}"))?.unwrap_or(2000);
-    let secs: f64 = flag_value(args, "--seconds").map(str::parse).transpose().map_err(|e| format!("--seconds: {e}"))?.unwrap_or(3.0);
+    let n: usize = flag_value(args, "--n")
+        .map(str::parse)
+        .transpose()
+        .map_err(|e| format!("--n: {e}"))?
+        .unwrap_or(2000);
+    let secs: f64 = flag_value(args, "--seconds")
+        .map(str::parse)
+        .transpose()
+        .map_err(|e| format!("--seconds: {e}"))?
+        .unwrap_or(3.0);
     let cases = bench_cases(n);
-    let opts = ChartOptions { house_system: HouseSystem::Placidus, ..ChartOptions::default() };
+    let opts = ChartOptions {
+        house_system: HouseSystem::Placidus,
+        ..ChartOptions::default()
+    };
     // warm-up
     for &(jd, lat, lon) in cases.iter().take(100) {
         std::hint::black_box(compute_chart(jd, lat, lon, &opts).map_err(|e| e.to_string())?);
@@ -262,7 +374,10 @@ fn bench(args: &[String]) -> Result<(), String> {
     let mut count = 0usize;
     while start.elapsed().as_secs_f64() < secs {
         for &(jd, lat, lon) in &cases {
-            std::hint::black_box(compute_chart(std::hint::black_box(jd), lat, lon, &opts).map_err(|e| e.to_string())?);
+            std::hint::black_box(
+                compute_chart(std::hint::black_box(jd), lat, lon, &opts)
+                    .map_err(|e| e.to_string())?,
+            );
         }
         count += cases.len();
     }

@@ -2,7 +2,11 @@
 // as carried by the `stem-branch` crate 0.8.0 (Apache-2.0). Do not edit.
 // Truncation: longitude/latitude terms >= 0.002 arcsec, distance terms >= 0.5 km.
 
-#![allow(clippy::approx_constant, clippy::excessive_precision, clippy::unreadable_literal)]
+#![allow(
+    clippy::approx_constant,
+    clippy::excessive_precision,
+    clippy::unreadable_literal
+)]
 
 /// Main problem rows: [D, F, l, l', amplitude (rad or km, corrections applied), frequency (rad/century)].
 pub type MainRow = [f64; 6];

@@ -2,7 +2,11 @@
 // as carried by the `vsop87` crate 3.0.0 (MIT OR Apache-2.0). Do not edit.
 // Truncation: |A| * 0.1^alpha >= 1e-07 rad x closest geocentric distance (AU).
 
-#![allow(clippy::approx_constant, clippy::excessive_precision, clippy::unreadable_literal)]
+#![allow(
+    clippy::approx_constant,
+    clippy::excessive_precision,
+    clippy::unreadable_literal
+)]
 
 /// VSOP87A series of Mercury.
 #[rustfmt::skip]
