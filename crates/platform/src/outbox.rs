@@ -201,7 +201,7 @@ pub async fn relay_loop(
         let result = relay_once(&pool, &js, &cfg, &metrics).await;
         let _ = observe_lag(&pool, &metrics).await;
         passes += 1;
-        if passes % 600 == 0 {
+        if passes.is_multiple_of(600) {
             if let Ok(c) = pool.get().await {
                 let _ = c
                     .execute(

@@ -240,17 +240,21 @@ pub async fn register(
     Ok(HttpResponse::Created().json(auth_response(&state, user, refresh)?))
 }
 
+/// The client's address for throttling: the TCP peer, or with
+/// `throttle.trust_forwarded_for` the address our proxy saw.
 pub fn client_address(req: &HttpRequest, trust_forwarded_for: bool) -> String {
     if trust_forwarded_for {
-        if let Some(first) = req
+        // The rightmost entry is the one our trusted proxy appended; entries
+        // to its left came from the client and could be forged.
+        if let Some(last) = req
             .headers()
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.rsplit(',').next())
         {
-            let first = first.trim();
-            if !first.is_empty() {
-                return first.to_owned();
+            let last = last.trim();
+            if !last.is_empty() {
+                return last.to_owned();
             }
         }
     }

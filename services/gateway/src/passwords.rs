@@ -147,9 +147,7 @@ impl Hasher {
             ));
         }
         let lower = password.to_lowercase();
-        if COMMON.contains(&lower.as_str())
-            || password.chars().all(|c| Some(c) == password.chars().next())
-        {
+        if COMMON.contains(&lower.as_str()) || password.chars().all(|c| password.starts_with(c)) {
             return Err(AppError::validation(
                 field,
                 "password is too common; choose another",

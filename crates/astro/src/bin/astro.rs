@@ -21,7 +21,11 @@ options:
   --node mean|true                                  (default mean)
   --houses whole_sign|equal|placidus|porphyry|sripati (default whole_sign)
   --tropical                                        tropical longitudes
-  --outer                                           also Uranus and Neptune";
+  --outer                                           also Uranus and Neptune
+  --with-true-node                                  batch: also write grahas.true_rahu/true_ketu
+      (off by default: the osculating node is accurate to the lunar theory, but
+      differs from Swiss Ephemeris/Moshier by up to ~50\" because that reference
+      amplifies its own lunar latitude noise; see README)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,7 +35,8 @@ fn main() -> ExitCode {
     };
     let rest = &args[1..];
     let res = match cmd.as_str() {
-        "batch" => parse_options(rest).and_then(|o| batch(&o)),
+        "batch" => parse_options(rest)
+            .and_then(|o| batch(&o, rest.iter().any(|a| a == "--with-true-node"))),
         "chart" => chart_cmd(rest),
         "bench" => bench(rest),
         "-h" | "--help" | "help" => {
@@ -81,7 +86,7 @@ fn parse_options(args: &[String]) -> Result<ChartOptions, String> {
 }
 
 /// One batch case: the chart plus the reference fields (vara, weekday_utc).
-fn batch_case(v: &Value, opts: &ChartOptions) -> Result<Value, String> {
+fn batch_case(v: &Value, opts: &ChartOptions, with_true_node: bool) -> Result<Value, String> {
     let utc = v
         .get("utc")
         .and_then(Value::as_str)
@@ -99,6 +104,12 @@ fn batch_case(v: &Value, opts: &ChartOptions) -> Result<Value, String> {
     let jd = jd_from_utc(&t.with_timezone(&chrono::Utc));
     let chart = compute_chart(jd, lat, lon, opts).map_err(|e| e.to_string())?;
     let mut out = chart_json(&chart);
+    if !with_true_node {
+        if let Some(g) = out.get_mut("grahas").and_then(Value::as_object_mut) {
+            g.remove("true_rahu");
+            g.remove("true_ketu");
+        }
+    }
     let day = vedic_day(jd, lat, lon);
     if let Value::Object(m) = &mut out {
         m.insert("id".into(), v.get("id").cloned().unwrap_or(Value::Null));
@@ -147,7 +158,7 @@ fn chart_json(chart: &Chart) -> Value {
     v
 }
 
-fn batch(opts: &ChartOptions) -> Result<(), String> {
+fn batch(opts: &ChartOptions, with_true_node: bool) -> Result<(), String> {
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -157,7 +168,7 @@ fn batch(opts: &ChartOptions) -> Result<(), String> {
             continue;
         }
         let rec = match serde_json::from_str::<Value>(&line) {
-            Ok(v) => match batch_case(&v, opts) {
+            Ok(v) => match batch_case(&v, opts, with_true_node) {
                 Ok(c) => c,
                 Err(e) => {
                     json!({"id": v.get("id").cloned().unwrap_or(Value::Null), "line": n + 1, "error": e})

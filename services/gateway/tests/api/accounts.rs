@@ -42,10 +42,22 @@ async fn register_returns_user_and_tokens_and_normalizes_email() {
 async fn registration_validation_names_the_field_and_writes_nothing() {
     let app = spawn_app().await;
     let cases = [
-        (json!({"email": "not-an-email", "password": PASSWORD, "display_name": "A"}), "email"),
-        (json!({"email": "a@b.co", "password": "short", "display_name": "A"}), "password"),
-        (json!({"email": "a@b.co", "password": "password123", "display_name": "A"}), "password"),
-        (json!({"email": "a@b.co", "password": PASSWORD, "display_name": "   "}), "display_name"),
+        (
+            json!({"email": "not-an-email", "password": PASSWORD, "display_name": "A"}),
+            "email",
+        ),
+        (
+            json!({"email": "a@b.co", "password": "short", "display_name": "A"}),
+            "password",
+        ),
+        (
+            json!({"email": "a@b.co", "password": "password123", "display_name": "A"}),
+            "password",
+        ),
+        (
+            json!({"email": "a@b.co", "password": PASSWORD, "display_name": "   "}),
+            "display_name",
+        ),
     ];
     for (body, field) in cases {
         let r = app.post_json("/api/v1/auth/register", &body).await;
@@ -55,8 +67,16 @@ async fn registration_validation_names_the_field_and_writes_nothing() {
         assert_eq!(e["field"], field, "{body}");
     }
     let db = app.db().await;
-    let n: i64 = db.query_one("SELECT count(*) FROM gateway.users", &[]).await.unwrap().get(0);
-    let o: i64 = db.query_one("SELECT count(*) FROM gateway.outbox", &[]).await.unwrap().get(0);
+    let n: i64 = db
+        .query_one("SELECT count(*) FROM gateway.users", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let o: i64 = db
+        .query_one("SELECT count(*) FROM gateway.outbox", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!((n, o), (0, 0));
 }
 
@@ -78,23 +98,49 @@ async fn refresh_rotates_and_the_old_token_dies() {
     let app = spawn_app().await;
     let reg = app.register("ravi@example.com").await;
     let first = reg["refresh_token"].as_str().unwrap().to_owned();
-    let r = app.post_json("/api/v1/auth/refresh", &json!({"refresh_token": first})).await;
+    let r = app
+        .post_json("/api/v1/auth/refresh", &json!({"refresh_token": first}))
+        .await;
     assert_eq!(r.status(), 200);
     let pair: serde_json::Value = r.json().await.unwrap();
     let second = pair["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(first, second);
-    assert_eq!(app.get_with_token("/api/v1/me", pair["access_token"].as_str().unwrap()).await.status(), 200);
+    assert_eq!(
+        app.get_with_token("/api/v1/me", pair["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        200
+    );
 
     // Presenting the rotated token again is reuse: the whole family is revoked.
-    let (status, e) = error_code(app.post_json("/api/v1/auth/refresh", &json!({"refresh_token": first})).await).await;
-    assert_eq!((status, e["code"].as_str().unwrap()), (401, "refresh_token_reused"));
-    let (status, _) = error_code(app.post_json("/api/v1/auth/refresh", &json!({"refresh_token": second})).await).await;
+    let (status, e) = error_code(
+        app.post_json("/api/v1/auth/refresh", &json!({"refresh_token": first}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, e["code"].as_str().unwrap()),
+        (401, "refresh_token_reused")
+    );
+    let (status, _) = error_code(
+        app.post_json("/api/v1/auth/refresh", &json!({"refresh_token": second}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 401, "the descendant token must die with its family");
 
     // Another login (another family) is unaffected.
-    let other: serde_json::Value = app.login("ravi@example.com", PASSWORD).await.json().await.unwrap();
+    let other: serde_json::Value = app
+        .login("ravi@example.com", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
     let r = app
-        .post_json("/api/v1/auth/refresh", &json!({"refresh_token": other["refresh_token"]}))
+        .post_json(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": other["refresh_token"]}),
+        )
         .await;
     assert_eq!(r.status(), 200);
 }
@@ -104,10 +150,19 @@ async fn logout_revokes_the_refresh_token() {
     let app = spawn_app().await;
     let reg = app.register("lata@example.com").await;
     let rt = reg["refresh_token"].clone();
-    let r = app.post_json("/api/v1/auth/logout", &json!({"refresh_token": rt})).await;
+    let r = app
+        .post_json("/api/v1/auth/logout", &json!({"refresh_token": rt}))
+        .await;
     assert_eq!(r.status(), 204);
-    let (status, e) = error_code(app.post_json("/api/v1/auth/refresh", &json!({"refresh_token": rt})).await).await;
-    assert_eq!((status, e["code"].as_str().unwrap()), (401, "invalid_token"));
+    let (status, e) = error_code(
+        app.post_json("/api/v1/auth/refresh", &json!({"refresh_token": rt}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, e["code"].as_str().unwrap()),
+        (401, "invalid_token")
+    );
 }
 
 #[tokio::test]
@@ -125,7 +180,10 @@ async fn change_password_signs_out_other_sessions() {
         .await
         .unwrap();
     let (status, e) = error_code(r).await;
-    assert_eq!((status, e["field"].as_str().unwrap()), (401, "current_password"));
+    assert_eq!(
+        (status, e["field"].as_str().unwrap()),
+        (401, "current_password")
+    );
     let r = app
         .http
         .post(app.url("/api/v1/me/password"))
@@ -136,8 +194,16 @@ async fn change_password_signs_out_other_sessions() {
         .unwrap();
     assert_eq!(r.status(), 204);
     assert_eq!(app.login("dev@example.com", PASSWORD).await.status(), 401);
-    assert_eq!(app.login("dev@example.com", new_password).await.status(), 200);
-    let r = app.post_json("/api/v1/auth/refresh", &json!({"refresh_token": reg["refresh_token"]})).await;
+    assert_eq!(
+        app.login("dev@example.com", new_password).await.status(),
+        200
+    );
+    let r = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": reg["refresh_token"]}),
+        )
+        .await;
     assert_eq!(r.status(), 401);
 }
 
@@ -154,12 +220,21 @@ async fn create_admin_command_makes_an_admin_from_stdin() {
         .spawn()
         .and_then(|mut c| {
             use std::io::Write;
-            c.stdin.take().unwrap().write_all(b"an admin's long passphrase\n")?;
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(b"an admin's long passphrase\n")?;
             c.wait_with_output()
         })
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let r = app.login("root@jyotiflow.example", "an admin's long passphrase").await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = app
+        .login("root@jyotiflow.example", "an admin's long passphrase")
+        .await;
     assert_eq!(r.status(), 200);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["user"]["roles"], json!(["user", "admin"]));

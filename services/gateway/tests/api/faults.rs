@@ -8,7 +8,9 @@ async fn migrated_db_on(pg: &PgServer) -> String {
     std::mem::forget(db); // lives and dies with the private server
     let o = overrides(&url, "nats://127.0.0.1:1", &[]);
     let (base, _) = gateway::load_config(&o).unwrap();
-    platform::cli::migrate(&base, gateway::MIGRATIONS).await.unwrap();
+    platform::cli::migrate(&base, gateway::MIGRATIONS)
+        .await
+        .unwrap();
     url
 }
 
@@ -17,8 +19,21 @@ async fn starts_without_the_database_and_becomes_ready_when_it_arrives() {
     let mut pg = PgServer::start().unwrap();
     let url = migrated_db_on(&pg).await;
     pg.stop();
-    let app = spawn_with(Options { database_url: Some(url), skip_migrate: true, ..Default::default() }).await;
-    assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+    let app = spawn_with(Options {
+        database_url: Some(url),
+        skip_migrate: true,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let r = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 503);
     let body: serde_json::Value = r.json().await.unwrap();
@@ -27,12 +42,18 @@ async fn starts_without_the_database_and_becomes_ready_when_it_arrives() {
     let started = Instant::now();
     let r = app.login("a@example.com", PASSWORD).await;
     let (s, e) = error_code(r).await;
-    assert_eq!((s, e["code"].as_str().unwrap()), (503, "database_unavailable"));
+    assert_eq!(
+        (s, e["code"].as_str().unwrap()),
+        (503, "database_unavailable")
+    );
     assert!(started.elapsed() < Duration::from_secs(4));
 
     pg.resume().unwrap();
     let up = Instant::now();
-    assert!(wait_until(Duration::from_secs(5), || app.ready()).await, "not ready 5 s after the database came up");
+    assert!(
+        wait_until(Duration::from_secs(5), || app.ready()).await,
+        "not ready 5 s after the database came up"
+    );
     let took = up.elapsed();
     app.register("after@example.com").await;
     eprintln!("ready {took:?} after the database came up");
@@ -42,21 +63,41 @@ async fn starts_without_the_database_and_becomes_ready_when_it_arrives() {
 async fn starts_without_nats_and_becomes_ready_when_it_arrives() {
     let mut nats = NatsServer::start().unwrap();
     nats.stop();
-    let app = spawn_with(Options { nats_url: Some(nats.url()), ..Default::default() }).await;
-    assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+    let app = spawn_with(Options {
+        nats_url: Some(nats.url()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let r = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 503);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["nats"], false);
     nats.resume().unwrap();
-    assert!(wait_until(Duration::from_secs(5), || app.ready()).await, "not ready 5 s after NATS came up");
+    assert!(
+        wait_until(Duration::from_secs(5), || app.ready()).await,
+        "not ready 5 s after NATS came up"
+    );
 }
 
 #[tokio::test]
 async fn database_outage_while_serving_fails_fast_and_recovers() {
     let mut pg = PgServer::start().unwrap();
     let url = migrated_db_on(&pg).await;
-    let app = spawn_with(Options { database_url: Some(url), skip_migrate: true, ..Default::default() }).await;
+    let app = spawn_with(Options {
+        database_url: Some(url),
+        skip_migrate: true,
+        ..Default::default()
+    })
+    .await;
     let reg = app.register("outage@example.com").await;
     let token = reg["access_token"].as_str().unwrap().to_owned();
     assert_eq!(app.get_with_token("/api/v1/me", &token).await.status(), 200);
@@ -65,7 +106,10 @@ async fn database_outage_while_serving_fails_fast_and_recovers() {
     let started = Instant::now();
     let (s, e) = error_code(app.get_with_token("/api/v1/me", &token).await).await;
     let took = started.elapsed();
-    assert_eq!((s, e["code"].as_str().unwrap()), (503, "database_unavailable"));
+    assert_eq!(
+        (s, e["code"].as_str().unwrap()),
+        (503, "database_unavailable")
+    );
     // wait_timeout and create_timeout are 1 s here: no hang.
     assert!(took < Duration::from_secs(4), "took {took:?}");
     assert!(wait_until(Duration::from_secs(5), || async { !app.ready().await }).await);
@@ -96,9 +140,15 @@ async fn twenty_concurrent_migrate_processes_apply_each_migration_once() {
         .collect();
     for c in children {
         let out = c.wait_with_output().unwrap();
-        assert!(out.status.success(), "migrate failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "migrate failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    let client = platform::db::connect_admin(&db.url, Duration::from_secs(5)).await.unwrap();
+    let client = platform::db::connect_admin(&db.url, Duration::from_secs(5))
+        .await
+        .unwrap();
     let rows = client
         .query("SELECT version, count(*) FROM gateway.schema_migrations GROUP BY version ORDER BY version", &[])
         .await
@@ -148,19 +198,41 @@ async fn connections_never_exceed_max_connections_under_500_concurrent_requests(
             (max, samples)
         })
     };
-    let client = reqwest::Client::builder().pool_max_idle_per_host(500).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(500)
+        .build()
+        .unwrap();
     let requests = (0..500).map(|_| {
         let client = client.clone();
         let url = app.url("/api/v1/me");
         let token = token.clone();
-        async move { client.get(url).bearer_auth(token).send().await.map(|r| r.status().as_u16()) }
+        async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }
     });
     let statuses = futures_util::future::join_all(requests).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (max, samples) = sampler.await.unwrap();
     let ok = statuses.iter().filter(|s| matches!(s, Ok(200))).count();
-    assert_eq!(ok, 500, "{:?}", statuses.iter().filter(|s| !matches!(s, Ok(200))).take(3).collect::<Vec<_>>());
-    assert!(samples > 3, "sampled too rarely to mean anything ({samples})");
+    assert_eq!(
+        ok,
+        500,
+        "{:?}",
+        statuses
+            .iter()
+            .filter(|s| !matches!(s, Ok(200)))
+            .take(3)
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        samples > 3,
+        "sampled too rarely to mean anything ({samples})"
+    );
     assert!(max >= 1, "the sampler saw no gateway connection at all");
     assert!(max <= 4, "saw {max} connections with MAX_CONNECTIONS = 4");
 }

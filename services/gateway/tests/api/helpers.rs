@@ -28,7 +28,11 @@ pub struct TestApp {
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
-pub fn overrides(database_url: &str, nats_url: &str, extra: &[(&'static str, String)]) -> Vec<(String, String)> {
+pub fn overrides(
+    database_url: &str,
+    nats_url: &str,
+    extra: &[(&'static str, String)],
+) -> Vec<(String, String)> {
     let mut o: Vec<(String, String)> = vec![
         ("env".into(), "test".into()),
         ("http.port".into(), "0".into()),
@@ -77,15 +81,22 @@ pub async fn spawn_with(opts: Options) -> TestApp {
     let o = overrides(&database_url, &nats_url, &opts.overrides);
     let (base, cfg) = gateway::load_config(&o).expect("config");
     if !opts.skip_migrate {
-        platform::cli::migrate(&base, gateway::MIGRATIONS).await.expect("migrate");
+        platform::cli::migrate(&base, gateway::MIGRATIONS)
+            .await
+            .expect("migrate");
     }
-    let app = gateway::Application::build(base, cfg).await.expect("build app");
+    let app = gateway::Application::build(base, cfg)
+        .await
+        .expect("build app");
     let port = app.port();
     let token = app.shutdown_token();
     let handle = tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
-        http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
         database_url,
         nats_url,
         nats,
@@ -101,7 +112,12 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
-        self.http.post(self.url(path)).json(body).send().await.unwrap()
+        self.http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn register(&self, email: &str) -> serde_json::Value {
@@ -116,12 +132,20 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
-        self.post_json("/api/v1/auth/login", &serde_json::json!({"email": email, "password": password}))
-            .await
+        self.post_json(
+            "/api/v1/auth/login",
+            &serde_json::json!({"email": email, "password": password}),
+        )
+        .await
     }
 
     pub async fn get_with_token(&self, path: &str, token: &str) -> reqwest::Response {
-        self.http.get(self.url(path)).bearer_auth(token).send().await.unwrap()
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn ready(&self) -> bool {
@@ -129,7 +153,9 @@ impl TestApp {
     }
 
     pub async fn db(&self) -> tokio_postgres::Client {
-        platform::db::connect_admin(&self.database_url, Duration::from_secs(5)).await.unwrap()
+        platform::db::connect_admin(&self.database_url, Duration::from_secs(5))
+            .await
+            .unwrap()
     }
 
     /// Shuts the app down gracefully and waits for it.
@@ -154,6 +180,9 @@ pub async fn error_code(r: reqwest::Response) -> (u16, serde_json::Value) {
     let e = &body["error"];
     assert!(e["code"].is_string(), "error.code missing: {body}");
     assert!(e["message"].is_string(), "error.message missing: {body}");
-    assert!(e["request_id"].is_string(), "error.request_id missing: {body}");
+    assert!(
+        e["request_id"].is_string(),
+        "error.request_id missing: {body}"
+    );
     (status, e.clone())
 }

@@ -1,5 +1,7 @@
 //! Gateway integration tests: one binary, real PostgreSQL and real NATS.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod accounts;
 mod errors;
 mod faults;

@@ -43,7 +43,10 @@ async fn stream_messages(nats_url: &str) -> Vec<serde_json::Value> {
 async fn unpublished(app: &TestApp) -> i64 {
     app.db()
         .await
-        .query_one("SELECT count(*) FROM gateway.outbox WHERE published_at IS NULL", &[])
+        .query_one(
+            "SELECT count(*) FROM gateway.outbox WHERE published_at IS NULL",
+            &[],
+        )
         .await
         .unwrap()
         .get(0)
@@ -55,7 +58,12 @@ async fn registration_publishes_a_versioned_event() {
     let reg = app.register("event@example.com").await;
     let id = reg["user"]["id"].as_str().unwrap().to_owned();
     let url = app.nats_url.clone();
-    assert!(wait_until(Duration::from_secs(10), || async { !stream_messages(&url).await.is_empty() }).await);
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            !stream_messages(&url).await.is_empty()
+        })
+        .await
+    );
     let msgs = stream_messages(&app.nats_url).await;
     assert_eq!(msgs.len(), 1);
     let e = &msgs[0];
@@ -80,19 +88,39 @@ async fn an_event_waits_out_a_nats_outage_and_is_delivered_once() {
     assert_eq!(unpublished(&app).await, 1);
     nats.resume().unwrap();
     assert!(
-        wait_until(Duration::from_secs(15), || async { unpublished(&app).await == 0 }).await,
+        wait_until(Duration::from_secs(15), || async {
+            unpublished(&app).await == 0
+        })
+        .await,
         "the relay did not deliver after NATS returned"
     );
     let msgs = stream_messages(&nats.url()).await;
-    let for_user: Vec<_> = msgs.iter().filter(|m| m["data"]["user_id"] == id.as_str()).collect();
+    let for_user: Vec<_> = msgs
+        .iter()
+        .filter(|m| m["data"]["user_id"] == id.as_str())
+        .collect();
     assert_eq!(for_user.len(), 1);
 
     // A relay that crashed after publishing but before recording it publishes
     // again: JetStream drops the duplicate because Nats-Msg-Id is the event id.
-    app.db().await.execute("UPDATE gateway.outbox SET published_at = NULL", &[]).await.unwrap();
-    assert!(wait_until(Duration::from_secs(10), || async { unpublished(&app).await == 0 }).await);
+    app.db()
+        .await
+        .execute("UPDATE gateway.outbox SET published_at = NULL", &[])
+        .await
+        .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            unpublished(&app).await == 0
+        })
+        .await
+    );
     let msgs = stream_messages(&nats.url()).await;
-    assert_eq!(msgs.iter().filter(|m| m["data"]["user_id"] == id.as_str()).count(), 1);
+    assert_eq!(
+        msgs.iter()
+            .filter(|m| m["data"]["user_id"] == id.as_str())
+            .count(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -110,7 +138,10 @@ async fn graceful_shutdown_leaves_no_event_behind() {
     let server = app.nats.take(); // keep NATS up past the app's shutdown
     app.stop().await;
     let n: i64 = db
-        .query_one("SELECT count(*) FROM gateway.outbox WHERE published_at IS NULL", &[])
+        .query_one(
+            "SELECT count(*) FROM gateway.outbox WHERE published_at IS NULL",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);

@@ -15,7 +15,12 @@ async fn echo(req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let headers: serde_json::Map<String, serde_json::Value> = req
         .headers()
         .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), serde_json::Value::String(v.to_str().unwrap_or("").to_owned())))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                serde_json::Value::String(v.to_str().unwrap_or("").to_owned()),
+            )
+        })
         .collect();
     HttpResponse::Ok().json(serde_json::json!({
         "path": req.path(),
@@ -38,7 +43,10 @@ async fn sse(release: web::Data<Arc<Notify>>) -> HttpResponse {
         let release = release.clone();
         async move {
             match state {
-                0 => Some((Ok::<_, actix_web::Error>(web::Bytes::from_static(b"data: one\n\n")), 1)),
+                0 => Some((
+                    Ok::<_, actix_web::Error>(web::Bytes::from_static(b"data: one\n\n")),
+                    1,
+                )),
                 1 => {
                     release.notified().await;
                     Some((Ok(web::Bytes::from_static(b"data: two\n\n")), 2))
@@ -47,7 +55,9 @@ async fn sse(release: web::Data<Arc<Notify>>) -> HttpResponse {
             }
         }
     });
-    HttpResponse::Ok().content_type("text/event-stream").streaming(stream)
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .streaming(stream)
 }
 
 async fn start_upstream() -> Upstream {
@@ -95,9 +105,15 @@ async fn forwards_with_a_verified_principal_and_strips_client_identity() {
     let app = app_with_upstream(&up).await;
     let reg = app.register("proxy@example.com").await;
     let token = reg["access_token"].as_str().unwrap();
-    let forged = platform::auth::InternalAuth::new(secrecy::SecretString::from("attacker-secret-".repeat(3)), 60)
-        .sign(&common::Principal { user_id: common::UserId::new(), roles: vec![common::Role::Admin] })
-        .unwrap();
+    let forged = platform::auth::InternalAuth::new(
+        secrecy::SecretString::from("attacker-secret-".repeat(3)),
+        60,
+    )
+    .sign(&common::Principal {
+        user_id: common::UserId::new(),
+        roles: vec![common::Role::Admin],
+    })
+    .unwrap();
     let r = app
         .http
         .post(app.url("/api/v1/charts/abc?x=1"))
@@ -120,7 +136,10 @@ async fn forwards_with_a_verified_principal_and_strips_client_identity() {
     assert_eq!(echo["body"], "{\"hello\":1}");
     let h = &echo["headers"];
     assert!(h.get("x-user-id").is_none() && h.get("x-user-roles").is_none());
-    assert!(h.get("authorization").is_none(), "the user's bearer token stays at the edge");
+    assert!(
+        h.get("authorization").is_none(),
+        "the user's bearer token stays at the edge"
+    );
     assert_eq!(h["x-request-id"], "rid-42");
     let internal = h["x-internal-token"].as_str().unwrap();
     assert_ne!(internal, forged);
@@ -140,20 +159,44 @@ async fn access_levels_are_enforced() {
     let up = start_upstream().await;
     let app = app_with_upstream(&up).await;
     // Public route: no token needed, and no identity is forwarded.
-    let r = app.http.get(app.url("/api/v1/places?q=chen")).send().await.unwrap();
+    let r = app
+        .http
+        .get(app.url("/api/v1/places?q=chen"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let echo: serde_json::Value = r.json().await.unwrap();
     assert!(echo["headers"].get("x-internal-token").is_none());
     // User route without a token.
-    let (s, _) = error_code(app.http.get(app.url("/api/v1/charts/1")).send().await.unwrap()).await;
+    let (s, _) = error_code(
+        app.http
+            .get(app.url("/api/v1/charts/1"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(s, 401);
     // Admin route as a plain user.
     let reg = app.register("plain@example.com").await;
-    let r = app.get_with_token("/api/v1/admin/charts/cache/stats", reg["access_token"].as_str().unwrap()).await;
+    let r = app
+        .get_with_token(
+            "/api/v1/admin/charts/cache/stats",
+            reg["access_token"].as_str().unwrap(),
+        )
+        .await;
     let (s, e) = error_code(r).await;
     assert_eq!((s, e["code"].as_str().unwrap()), (403, "forbidden"));
     // An unknown API path is a 404 in the JSON shape.
-    let (s, _) = error_code(app.http.get(app.url("/api/v1/astral-projection")).send().await.unwrap()).await;
+    let (s, _) = error_code(
+        app.http
+            .get(app.url("/api/v1/astral-projection"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(s, 404);
     up.handle.stop(false).await;
 }
@@ -169,7 +212,10 @@ async fn upstream_failures_map_to_502_and_504() {
     let started = std::time::Instant::now();
     let (s, e) = error_code(app.get_with_token("/api/v1/charts/slow", token).await).await;
     assert_eq!((s, e["code"].as_str().unwrap()), (504, "gateway_timeout"));
-    assert!(started.elapsed() < std::time::Duration::from_secs(3), "the read timeout must cut the wait");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "the read timeout must cut the wait"
+    );
     up.handle.stop(false).await;
 }
 
@@ -178,15 +224,28 @@ async fn server_sent_events_stream_through_unbuffered() {
     let up = start_upstream().await;
     let app = app_with_upstream(&up).await;
     let reg = app.register("sse@example.com").await;
-    let r = app.get_with_token("/api/v1/charts/sse", reg["access_token"].as_str().unwrap()).await;
+    let r = app
+        .get_with_token("/api/v1/charts/sse", reg["access_token"].as_str().unwrap())
+        .await;
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
     let mut body = r.bytes_stream();
     // The first event arrives while the upstream is still holding back the second.
-    let first = tokio::time::timeout(std::time::Duration::from_secs(5), body.next()).await.unwrap().unwrap().unwrap();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(5), body.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(&first[..], b"data: one\n\n");
     up.release.notify_one();
-    let second = tokio::time::timeout(std::time::Duration::from_secs(5), body.next()).await.unwrap().unwrap().unwrap();
+    let second = tokio::time::timeout(std::time::Duration::from_secs(5), body.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(&second[..], b"data: two\n\n");
     up.handle.stop(false).await;
 }

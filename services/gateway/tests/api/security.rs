@@ -7,7 +7,13 @@ use secrecy::SecretString;
 
 const DEV_SECRET: &str = "insecure-dev-jwt-signing-secret-change-me";
 
-fn forge(kid: &str, secret: &str, exp_offset: i64, sub: common::UserId, roles: Vec<common::Role>) -> String {
+fn forge(
+    kid: &str,
+    secret: &str,
+    exp_offset: i64,
+    sub: common::UserId,
+    roles: Vec<common::Role>,
+) -> String {
     let now = chrono::Utc::now().timestamp();
     KeySet::single(kid, SecretString::from(secret.to_owned()))
         .sign(&AccessClaims {
@@ -31,11 +37,23 @@ async fn bad_tokens_are_rejected() {
 
     // Same key as the server, but promoted to admin in the payload without re-signing.
     let parts: Vec<&str> = good.split('.').collect();
-    let mut claims: serde_json::Value = serde_json::from_slice(&B64.decode(parts[1]).unwrap()).unwrap();
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&B64.decode(parts[1]).unwrap()).unwrap();
     claims["roles"] = serde_json::json!(["user", "admin"]);
-    let tampered = format!("{}.{}.{}", parts[0], B64.encode(claims.to_string()), parts[2]);
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        B64.encode(claims.to_string()),
+        parts[2]
+    );
     let expired = forge("k1", DEV_SECRET, -1, user, vec![common::Role::User]);
-    let wrong_key = forge("k1", "some-other-secret-of-sufficient-length!!", 600, user, vec![common::Role::User]);
+    let wrong_key = forge(
+        "k1",
+        "some-other-secret-of-sufficient-length!!",
+        600,
+        user,
+        vec![common::Role::User],
+    );
     let unknown_kid = forge("k9", DEV_SECRET, 600, user, vec![common::Role::User]);
     let none_header = B64.encode(br#"{"alg":"none","typ":"JWT","kid":"k1"}"#);
     let alg_none = format!("{none_header}.{}.", parts[1]);
@@ -60,11 +78,24 @@ async fn login_is_throttled_per_account_with_retry_after() {
     let app = spawn_app().await;
     app.register("locked@example.com").await;
     for _ in 0..5 {
-        assert_eq!(app.login("locked@example.com", "wrong password!").await.status(), 401);
+        assert_eq!(
+            app.login("locked@example.com", "wrong password!")
+                .await
+                .status(),
+            401
+        );
     }
     let r = app.login("locked@example.com", PASSWORD).await;
-    assert_eq!(r.status(), 429, "even the right password waits out the lockout");
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert_eq!(
+        r.status(),
+        429,
+        "even the right password waits out the lockout"
+    );
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry > 0 && retry <= 900, "{retry}");
     let (_, e) = error_code(r).await;
     assert_eq!(e["code"], "too_many_requests");
@@ -81,7 +112,9 @@ async fn login_is_throttled_per_client_address() {
     })
     .await;
     for i in 0..3 {
-        let r = app.login(&format!("ghost{i}@example.com"), "whatever pass").await;
+        let r = app
+            .login(&format!("ghost{i}@example.com"), "whatever pass")
+            .await;
         assert_eq!(r.status(), 401);
     }
     let r = app.login("ghost-next@example.com", "whatever pass").await;
@@ -100,9 +133,13 @@ async fn secrets_never_reach_the_logs() {
         .await;
     assert_eq!(r.status(), 201);
     let body: serde_json::Value = r.json().await.unwrap();
-    app.login("logs@example.com", "saffron-wrong-passphrase-78").await;
+    app.login("logs@example.com", "saffron-wrong-passphrase-78")
+        .await;
     let logs = testkit::logs();
-    assert!(logs.contains("account registered"), "log capture must be working");
+    assert!(
+        logs.contains("account registered"),
+        "log capture must be working"
+    );
     for secret in [
         password,
         "saffron-wrong-passphrase-78",
@@ -143,25 +180,38 @@ fn production_refuses_default_and_short_secrets() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("auth.jwt_secret"), "{err}");
-    assert!(!err.contains("too-short"), "the secret itself must not be printed");
+    assert!(
+        !err.contains("too-short"),
+        "the secret itself must not be printed"
+    );
 }
 
 #[test]
 fn environment_overrides_apply_and_bad_values_name_the_key() {
-    let out = run_gateway(&["healthcheck"], &[("JYOTIFLOW__DATABASE__MAX_CONNECTIONS", "lots")]);
+    let out = run_gateway(
+        &["healthcheck"],
+        &[("JYOTIFLOW__DATABASE__MAX_CONNECTIONS", "lots")],
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("database.max_connections"), "{err}");
 
-    let out = run_gateway(&["healthcheck"], &[("JYOTIFLOW__DATABASE__MAX_CONNECTIONS", "0")]);
+    let out = run_gateway(
+        &["healthcheck"],
+        &[("JYOTIFLOW__DATABASE__MAX_CONNECTIONS", "0")],
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("database.max_connections"), "{err}");
 
     // A valid override is taken: healthcheck targets the overridden port (nothing listens there).
     let port = testkit::free_port().to_string();
-    let out = run_gateway(&["healthcheck", "--live"], &[("JYOTIFLOW__HTTP__PORT", &port)]);
+    let out = run_gateway(
+        &["healthcheck", "--live"],
+        &[("JYOTIFLOW__HTTP__PORT", &port)],
+    );
     assert_eq!(out.status.code(), Some(1));
 
-    let (base, _) = gateway::load_config(&[("database.max_connections".into(), "7".into())]).unwrap();
+    let (base, _) =
+        gateway::load_config(&[("database.max_connections".into(), "7".into())]).unwrap();
     assert_eq!(base.database.max_connections, 7);
 }

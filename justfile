@@ -1,0 +1,63 @@
+# Recipes a person runs; ./dev.sh installs what they need first, and CI
+# (.ci/run) runs the same ones.
+
+services := "gateway"
+db_url := env_var_or_default("JYOTIFLOW__DATABASE__URL", "postgres://postgres@127.0.0.1:5432/jyotiflow")
+
+default:
+    @just --list
+
+# Full test suite against real PostgreSQL and real NATS servers.
+test *args:
+    cargo test --workspace --no-fail-fast {{args}}
+
+# Formatting and lints exactly as CI checks them.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Build, migrate and start every service in the background (logs in .local/logs).
+up: build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    mkdir -p .local/logs .local/pids
+    db=$(basename "{{db_url}}")
+    if ! psql "$(dirname "{{db_url}}")/postgres" -Atqc "select 1 from pg_database where datname='$db'" | grep -q 1; then
+      psql "$(dirname "{{db_url}}")/postgres" -qc "create database \"$db\""
+    fi
+    export JYOTIFLOW__DATABASE__URL="{{db_url}}"
+    for s in {{services}}; do
+      ./target/release/$s migrate
+    done
+    for s in {{services}}; do
+      if [ -f .local/pids/$s ] && kill -0 "$(cat .local/pids/$s)" 2>/dev/null; then
+        echo "$s already running (pid $(cat .local/pids/$s))"; continue
+      fi
+      nohup ./target/release/$s serve >.local/logs/$s.log 2>&1 &
+      echo $! > .local/pids/$s
+    done
+    for s in {{services}}; do
+      for _ in $(seq 1 50); do ./target/release/$s healthcheck && break; sleep 0.2; done
+      ./target/release/$s healthcheck && echo "$s ready" || { echo "$s did not become ready; see .local/logs/$s.log"; exit 1; }
+    done
+    echo "gateway: http://127.0.0.1:8080  (try: curl http://127.0.0.1:8080/readyz)"
+
+# Stop what `up` started.
+down:
+    #!/usr/bin/env bash
+    for f in .local/pids/*; do
+      [ -f "$f" ] || continue
+      kill "$(cat "$f")" 2>/dev/null && echo "stopped $(basename "$f")"
+      rm -f "$f"
+    done
+
+build:
+    cargo build --release --bins
+
+# Gateway benchmark: authenticated GET through the gateway vs the upstream directly, and login throughput.
+bench-gateway *args:
+    cargo run --release -p gateway --example bench -- {{args}}
+
+# Astro engine: charts per second (ours vs pyswisseph, side by side).
+bench-astro:
+    cargo run --release -p astro --bin astro -- bench
