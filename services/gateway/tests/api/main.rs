@@ -9,3 +9,4 @@ mod helpers;
 mod outbox;
 mod proxy;
 mod security;
+mod telemetry;
