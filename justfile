@@ -58,6 +58,7 @@ build:
 bench-gateway *args:
     cargo run --release -p gateway --example bench -- {{args}}
 
-# Astro engine: charts per second (ours vs pyswisseph, side by side).
-bench-astro:
-    cargo run --release -p astro --bin astro -- bench
+# Astro engine: charts per second, ours vs pyswisseph side by side (installs pyswisseph for the comparison only).
+bench-astro seconds="5":
+    python3 -c 'import swisseph' 2>/dev/null || python3 -m pip install -q pyswisseph
+    bash crates/astro/bench/speed_ratio.sh {{seconds}}
