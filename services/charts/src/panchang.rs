@@ -1,0 +1,63 @@
+//! The day's panchang at a place, from the engine's sunrise and limb end times.
+
+use crate::engine::{jd_to_utc, Normalized};
+use astro::vedic;
+use astro::{Ayanamsa, ChartOptions, Limb};
+use chrono::{DateTime, Utc};
+use platform::AppError;
+use serde_json::json;
+
+fn local(jd: f64, tz: &chrono_tz::Tz) -> Option<String> {
+    jd_to_utc(jd).map(|t: DateTime<Utc>| t.with_timezone(tz).to_rfc3339())
+}
+
+fn span(s: vedic::TimeSpan, tz: &chrono_tz::Tz) -> serde_json::Value {
+    json!({"start": local(s.start_jd_ut, tz), "end": local(s.end_jd_ut, tz)})
+}
+
+/// Panchang of the Vedic day (sunrise to sunrise) that contains local noon
+/// of `n.date` at `n`'s place: the limbs at sunrise and when each ends.
+pub fn compute(n: &Normalized) -> Result<serde_json::Value, AppError> {
+    let tz: chrono_tz::Tz =
+        astro::parse_zone(&n.tz).map_err(|e| AppError::validation("tz", e.to_string()))?;
+    let day = astro::vedic_day(n.jd_ut, n.lat, n.lon)
+        .map_err(|e| AppError::validation("lat", e.to_string()))?;
+    let rise = day.sunrise_jd_ut;
+    let chart = astro::compute_chart(rise, n.lat, n.lon, &ChartOptions::default())
+        .map_err(crate::engine::chart_error)?;
+    let limbs = vedic::panchang_limbs(chart.grahas.sun.lon, chart.grahas.moon.lon);
+    let end = |limb: Limb| -> Result<Option<String>, AppError> {
+        let (_, jd) = astro::limb_end(limb, rise, Ayanamsa::Lahiri)
+            .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?;
+        Ok(local(jd, &tz))
+    };
+    let mut tithi = serde_json::to_value(&limbs.tithi).map_err(AppError::internal)?;
+    tithi["ends_at"] = json!(end(Limb::Tithi)?);
+    let mut nakshatra = serde_json::to_value(limbs.nakshatra).map_err(AppError::internal)?;
+    nakshatra["ends_at"] = json!(end(Limb::Nakshatra)?);
+    let mut yoga = serde_json::to_value(&limbs.yoga).map_err(AppError::internal)?;
+    yoga["ends_at"] = json!(end(Limb::Yoga)?);
+    let mut karana = serde_json::to_value(&limbs.karana).map_err(AppError::internal)?;
+    karana["ends_at"] = json!(end(Limb::Karana)?);
+    let (set, next) = (day.sunset_jd_ut, day.next_sunrise_jd_ut);
+    Ok(json!({
+        "date": n.date,
+        "tz": n.tz,
+        "lat": n.lat,
+        "lon": n.lon,
+        "place": n.place,
+        "ayanamsa": Ayanamsa::Lahiri,
+        "vara": {"name": day.vara, "index": day.index},
+        "sunrise": local(rise, &tz),
+        "sunset": local(set, &tz),
+        "next_sunrise": local(next, &tz),
+        "rahu_kalam": span(day.rahu_kalam, &tz),
+        "yamaganda": span(vedic::yamaganda(day.vara, rise, set), &tz),
+        "gulika_kalam": span(vedic::gulika_kalam(day.vara, rise, set), &tz),
+        "tithi": tithi,
+        "nakshatra": nakshatra,
+        "yoga": yoga,
+        "karana": karana,
+        "limbs_at": "sunrise",
+    }))
+}

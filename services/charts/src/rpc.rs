@@ -1,0 +1,129 @@
+//! NATS request/reply: `charts.chart.get` and `charts.profile.get`.
+
+use crate::engine::{self, BirthInput, OptionsInput};
+use crate::state::AppState;
+use common::subjects::charts as subj;
+use platform::nats::{RpcRequest, RpcServer};
+use platform::AppError;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// `charts.chart.get`: a chart by birth details or by profile, for its owner.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChartGet {
+    /// The owner; may be omitted when the request carries an internal token.
+    #[serde(default)]
+    pub user_id: Option<Uuid>,
+    #[serde(default)]
+    pub profile_id: Option<Uuid>,
+    #[serde(default)]
+    pub birth: Option<BirthInput>,
+    #[serde(default)]
+    pub options: Option<OptionsInput>,
+    /// `full` (default) or `summary` (compact, for guidance prompts).
+    #[serde(default)]
+    pub format: Option<String>,
+}
+
+/// `charts.profile.get`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileGet {
+    #[serde(default)]
+    pub user_id: Option<Uuid>,
+    pub profile_id: Uuid,
+}
+
+/// The owner a request acts for: the token's principal, or the body's
+/// `user_id` (a token naming someone else may only be an admin's).
+fn owner(req: &RpcRequest, user_id: Option<Uuid>) -> Result<Uuid, AppError> {
+    match (&req.principal, user_id) {
+        (Some(p), None) => Ok(p.user_id.as_uuid()),
+        (Some(p), Some(u)) if p.user_id.as_uuid() == u || p.is_admin() => Ok(u),
+        (Some(_), Some(_)) => Err(AppError::forbidden()),
+        (None, Some(u)) => Ok(u),
+        (None, None) => Err(AppError::validation(
+            "user_id",
+            "user_id is required without an internal token",
+        )),
+    }
+}
+
+async fn chart_get(
+    state: &AppState,
+    req: RpcRequest,
+    body: ChartGet,
+) -> Result<serde_json::Value, AppError> {
+    let user = owner(&req, body.user_id)?;
+    let summary = match body.format.as_deref() {
+        None | Some("full") => false,
+        Some("summary") => true,
+        Some(other) => {
+            return Err(AppError::validation(
+                "format",
+                format!("unknown format {other:?}; use \"full\" or \"summary\""),
+            ))
+        }
+    };
+    let (birth, options, profile_id) = match (body.profile_id, body.birth) {
+        (Some(pid), None) => {
+            let p = crate::profiles::load(state, user, pid).await?;
+            let (b, o) = p.inputs()?;
+            (b, body.options.unwrap_or(o), Some(pid))
+        }
+        (None, Some(b)) => (b, body.options.unwrap_or_default(), None),
+        _ => {
+            return Err(AppError::validation(
+                "birth",
+                "give exactly one of birth or profile_id",
+            ))
+        }
+    };
+    let r = state.chart_for(user, &birth, &options).await?;
+    let input = serde_json::to_value(&r.input).map_err(AppError::internal)?;
+    let chart: serde_json::Value = serde_json::from_str(&r.chart).map_err(AppError::internal)?;
+    let mut reply = json!({
+        "chart_id": r.chart_id,
+        "cached": r.cached,
+        "input": input,
+        "profile_id": profile_id,
+    });
+    if summary {
+        reply["summary"] = engine::summary(&chart, chrono::Utc::now());
+    } else {
+        reply["chart"] = chart;
+    }
+    Ok(reply)
+}
+
+async fn profile_get(
+    state: &AppState,
+    req: RpcRequest,
+    body: ProfileGet,
+) -> Result<serde_json::Value, AppError> {
+    let user = owner(&req, body.user_id)?;
+    let p = crate::profiles::load(state, user, body.profile_id).await?;
+    serde_json::to_value(p).map_err(AppError::internal)
+}
+
+pub async fn register(rpc: &mut RpcServer, state: Arc<AppState>) -> anyhow::Result<()> {
+    let st = state.clone();
+    rpc.endpoint(subj::CHART_GET, move |req: RpcRequest, body: ChartGet| {
+        let st = st.clone();
+        async move { chart_get(&st, req, body).await }
+    })
+    .await?;
+    let st = state;
+    rpc.endpoint(
+        subj::PROFILE_GET,
+        move |req: RpcRequest, body: ProfileGet| {
+            let st = st.clone();
+            async move { profile_get(&st, req, body).await }
+        },
+    )
+    .await?;
+    Ok(())
+}
