@@ -1,0 +1,212 @@
+//! The pricing service's own configuration sections (beside the platform's).
+
+use platform::config::{check_secret, ConfigError, Environment, Validate, INSECURE_DEFAULT_PREFIX};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+pub const SERVICE: &str = "pricing";
+pub const DEFAULT_PORT: u16 = 8082;
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct PricingConfig {
+    pub credits: CreditsConfig,
+    pub stripe: StripeConfig,
+    pub quotes: QuotesConfig,
+    pub engine: EngineConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct CreditsConfig {
+    /// Credits granted once to every new user (0 disables the grant).
+    pub welcome_grant: i64,
+    /// `evt.pricing.credits.low` is emitted when a wallet drops below this.
+    pub low_balance_threshold: i64,
+    /// Hold lifetime when the caller does not name one.
+    pub default_hold_ttl_secs: i64,
+    pub max_hold_ttl_secs: i64,
+    /// How often expired holds are released.
+    pub sweep_interval_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct StripeConfig {
+    pub secret_key: SecretString,
+    pub webhook_secret: SecretString,
+    pub api_base: String,
+    pub success_url: String,
+    pub cancel_url: String,
+    /// Signed webhooks older than this are refused (Stripe's default tolerance is 5 minutes).
+    pub tolerance_secs: i64,
+    pub timeout_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct QuotesConfig {
+    /// How long a quoted price is honoured.
+    pub ttl_secs: i64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct EngineConfig {
+    /// Margin over cost, basis points (3000 = +30 %).
+    pub margin_bps: i64,
+    /// Lowest and highest price the engine may recommend, in credits.
+    pub floor_credits: i64,
+    pub ceiling_credits: i64,
+    /// Prices are rounded to a multiple of this many credits.
+    pub rounding_step: i64,
+    /// Demand factor bounds, basis points.
+    pub demand_min_bps: i64,
+    pub demand_max_bps: i64,
+    /// Window of recent usage that the demand factor compares with the baseline.
+    pub demand_window_hours: i64,
+    pub demand_baseline_days: i64,
+}
+
+/// Built-in defaults for the pricing sections.
+pub fn defaults(
+    b: config::ConfigBuilder<config::builder::DefaultState>,
+) -> Result<config::ConfigBuilder<config::builder::DefaultState>, config::ConfigError> {
+    b.set_default("credits.welcome_grant", 20)?
+        .set_default("credits.low_balance_threshold", 10)?
+        .set_default("credits.default_hold_ttl_secs", 900)?
+        .set_default("credits.max_hold_ttl_secs", 86_400)?
+        .set_default("credits.sweep_interval_ms", 5000)?
+        .set_default(
+            "stripe.secret_key",
+            format!("{INSECURE_DEFAULT_PREFIX}stripe-secret-key"),
+        )?
+        .set_default(
+            "stripe.webhook_secret",
+            format!("{INSECURE_DEFAULT_PREFIX}stripe-webhook-secret"),
+        )?
+        .set_default("stripe.api_base", "https://api.stripe.com")?
+        .set_default(
+            "stripe.success_url",
+            "http://localhost:3000/credits/success?session_id={CHECKOUT_SESSION_ID}",
+        )?
+        .set_default("stripe.cancel_url", "http://localhost:3000/credits/cancel")?
+        .set_default("stripe.tolerance_secs", 300)?
+        .set_default("stripe.timeout_ms", 10_000)?
+        .set_default("quotes.ttl_secs", 600)?
+        .set_default("engine.margin_bps", 3000)?
+        .set_default("engine.floor_credits", 1)?
+        .set_default("engine.ceiling_credits", 500)?
+        .set_default("engine.rounding_step", 1)?
+        .set_default("engine.demand_min_bps", 8000)?
+        .set_default("engine.demand_max_bps", 15000)?
+        .set_default("engine.demand_window_hours", 24)?
+        .set_default("engine.demand_baseline_days", 7)
+}
+
+impl Validate for PricingConfig {
+    fn validate(&self, env: Environment) -> Result<(), ConfigError> {
+        let c = &self.credits;
+        if c.welcome_grant < 0 {
+            return Err(ConfigError::invalid(
+                "credits.welcome_grant",
+                "must not be negative",
+            ));
+        }
+        if c.low_balance_threshold < 0 {
+            return Err(ConfigError::invalid(
+                "credits.low_balance_threshold",
+                "must not be negative",
+            ));
+        }
+        if c.default_hold_ttl_secs <= 0 || c.default_hold_ttl_secs > c.max_hold_ttl_secs {
+            return Err(ConfigError::invalid(
+                "credits.default_hold_ttl_secs",
+                "must be positive and at most credits.max_hold_ttl_secs",
+            ));
+        }
+        if c.sweep_interval_ms == 0 {
+            return Err(ConfigError::invalid(
+                "credits.sweep_interval_ms",
+                "must be greater than 0",
+            ));
+        }
+        let s = &self.stripe;
+        check_secret("stripe.secret_key", &s.secret_key, env)?;
+        check_secret("stripe.webhook_secret", &s.webhook_secret, env)?;
+        for (key, url) in [
+            ("stripe.api_base", &s.api_base),
+            ("stripe.success_url", &s.success_url),
+            ("stripe.cancel_url", &s.cancel_url),
+        ] {
+            if !(url.starts_with("http://") || url.starts_with("https://"))
+                || url.parse::<reqwest::Url>().is_err()
+            {
+                return Err(ConfigError::invalid(key, "must be an http(s) URL"));
+            }
+        }
+        if env == Environment::Production && !s.api_base.starts_with("https://") {
+            return Err(ConfigError::invalid(
+                "stripe.api_base",
+                "must be https in production",
+            ));
+        }
+        if !(1..=3600).contains(&s.tolerance_secs) {
+            return Err(ConfigError::invalid(
+                "stripe.tolerance_secs",
+                "must be between 1 and 3600",
+            ));
+        }
+        if s.timeout_ms == 0 {
+            return Err(ConfigError::invalid(
+                "stripe.timeout_ms",
+                "must be greater than 0",
+            ));
+        }
+        if !(1..=86_400).contains(&self.quotes.ttl_secs) {
+            return Err(ConfigError::invalid(
+                "quotes.ttl_secs",
+                "must be between 1 and 86400",
+            ));
+        }
+        self.engine.validate()
+    }
+}
+
+impl EngineConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.margin_bps < 0 {
+            return Err(ConfigError::invalid(
+                "engine.margin_bps",
+                "must not be negative",
+            ));
+        }
+        if self.rounding_step <= 0 {
+            return Err(ConfigError::invalid(
+                "engine.rounding_step",
+                "must be greater than 0",
+            ));
+        }
+        if self.floor_credits < 0 || self.ceiling_credits < self.floor_credits {
+            return Err(ConfigError::invalid(
+                "engine.ceiling_credits",
+                "need 0 <= engine.floor_credits <= engine.ceiling_credits",
+            ));
+        }
+        let lo = crate::engine::ceil_to_step(self.floor_credits, self.rounding_step);
+        if lo > self.ceiling_credits {
+            return Err(ConfigError::invalid(
+                "engine.rounding_step",
+                "no multiple of the step lies between the floor and the ceiling",
+            ));
+        }
+        if self.demand_min_bps <= 0 || self.demand_max_bps < self.demand_min_bps {
+            return Err(ConfigError::invalid(
+                "engine.demand_max_bps",
+                "need 0 < engine.demand_min_bps <= engine.demand_max_bps",
+            ));
+        }
+        if self.demand_window_hours <= 0 || self.demand_baseline_days <= 0 {
+            return Err(ConfigError::invalid(
+                "engine.demand_window_hours",
+                "demand windows must be positive",
+            ));
+        }
+        Ok(())
+    }
+}

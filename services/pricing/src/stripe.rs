@@ -1,0 +1,579 @@
+//! Stripe: a typed client for Checkout Sessions and the webhook endpoint.
+//!
+//! The webhook verifies `Stripe-Signature` as Stripe documents it
+//! (`t=<unix>,v1=<hex>[,v1=...]`, HMAC-SHA256 with the endpoint secret over
+//! `"<t>.<raw body>"`, constant-time comparison, a timestamp tolerance), then
+//! applies the event exactly once: the event id goes into `stripe_events`
+//! and the grant is keyed by the checkout session id, both in the grant's
+//! transaction.
+
+use crate::ledger::{self, Kind};
+use crate::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use common::{ErrorCode, UserId};
+use hmac::{Hmac, Mac};
+use platform::auth::Authenticated;
+use platform::db::q;
+use platform::nats::CallContext;
+use platform::AppError;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use std::time::Duration;
+use uuid::Uuid;
+
+#[derive(Clone)]
+pub struct StripeClient {
+    http: reqwest::Client,
+    api_base: String,
+    secret_key: SecretString,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct CheckoutSession {
+    pub id: String,
+    pub url: Option<String>,
+    #[serde(default)]
+    pub payment_intent: Option<String>,
+}
+
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `application/x-www-form-urlencoded`, with Stripe's bracketed keys.
+pub fn form(pairs: &[(&str, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+pub struct NewSession<'a> {
+    pub user: UserId,
+    pub package_id: Uuid,
+    pub package_name: &'a str,
+    pub price_minor: i64,
+    pub currency: &'a str,
+    pub success_url: &'a str,
+    pub cancel_url: &'a str,
+}
+
+impl StripeClient {
+    pub fn new(cfg: &crate::config::StripeConfig) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(cfg.timeout_ms))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self {
+            http,
+            api_base: cfg.api_base.trim_end_matches('/').to_owned(),
+            secret_key: cfg.secret_key.clone(),
+        })
+    }
+
+    /// `POST /v1/checkout/sessions` (form-encoded, `mode=payment`).
+    pub async fn create_checkout_session(
+        &self,
+        s: &NewSession<'_>,
+        idempotency_key: &str,
+    ) -> Result<CheckoutSession, AppError> {
+        let body = form(&[
+            ("mode", "payment".into()),
+            ("client_reference_id", s.user.to_string()),
+            ("success_url", s.success_url.to_owned()),
+            ("cancel_url", s.cancel_url.to_owned()),
+            ("line_items[0][quantity]", "1".into()),
+            (
+                "line_items[0][price_data][currency]",
+                s.currency.to_ascii_lowercase(),
+            ),
+            (
+                "line_items[0][price_data][unit_amount]",
+                s.price_minor.to_string(),
+            ),
+            (
+                "line_items[0][price_data][product_data][name]",
+                s.package_name.to_owned(),
+            ),
+            ("metadata[package_id]", s.package_id.to_string()),
+            ("metadata[user_id]", s.user.to_string()),
+        ]);
+        let resp = self
+            .http
+            .post(format!("{}/v1/checkout/sessions", self.api_base))
+            .bearer_auth(self.secret_key.expose_secret())
+            .header("Idempotency-Key", idempotency_key)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                AppError::new(
+                    ErrorCode::ProviderError,
+                    "the payment provider is unreachable",
+                )
+                .with_cause(e)
+            })?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| {
+            AppError::new(ErrorCode::ProviderError, "the payment provider failed").with_cause(e)
+        })?;
+        if !status.is_success() {
+            return Err(AppError::new(
+                ErrorCode::ProviderError,
+                "the payment provider refused the checkout",
+            )
+            .with_cause(anyhow::anyhow!("stripe answered {status}: {text}")));
+        }
+        serde_json::from_str(&text).map_err(|e| {
+            AppError::new(
+                ErrorCode::ProviderError,
+                "the payment provider answered unreadably",
+            )
+            .with_cause(e)
+        })
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("missing or malformed Stripe-Signature header")]
+    Malformed,
+    #[error("timestamp outside the tolerance")]
+    Stale,
+    #[error("no matching signature")]
+    Mismatch,
+}
+
+/// Verifies a `Stripe-Signature` header over the raw body.
+pub fn verify_signature(
+    header: &str,
+    body: &[u8],
+    secret: &[u8],
+    now: i64,
+    tolerance_secs: i64,
+) -> Result<(), SignatureError> {
+    let mut t: Option<&str> = None;
+    let mut sigs: Vec<Vec<u8>> = Vec::new();
+    for part in header.split(',') {
+        let Some((k, v)) = part.trim().split_once('=') else {
+            continue;
+        };
+        match k {
+            "t" => t = Some(v),
+            "v1" => {
+                if let Ok(b) = hex::decode(v) {
+                    sigs.push(b);
+                }
+            }
+            _ => {}
+        }
+    }
+    let t = t.ok_or(SignatureError::Malformed)?;
+    let ts: i64 = t.parse().map_err(|_| SignatureError::Malformed)?;
+    if sigs.is_empty() {
+        return Err(SignatureError::Malformed);
+    }
+    if (now - ts).abs() > tolerance_secs {
+        return Err(SignatureError::Stale);
+    }
+    for sig in &sigs {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
+            return Err(SignatureError::Mismatch);
+        };
+        mac.update(t.as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        if mac.verify_slice(sig).is_ok() {
+            return Ok(());
+        }
+    }
+    Err(SignatureError::Mismatch)
+}
+
+/// Signs a payload as Stripe does (for tests and tools).
+pub fn sign(body: &[u8], secret: &[u8], t: i64) -> String {
+    let mut hex_sig = String::new();
+    if let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) {
+        mac.update(t.to_string().as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        hex_sig = hex::encode(mac.finalize().into_bytes());
+    }
+    format!("t={t},v1={hex_sig}")
+}
+
+// ---------------------------------------------------------------- checkout
+
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct CheckoutRequest {
+    #[schema(value_type = String, format = Uuid)]
+    pub package_id: Uuid,
+}
+
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct CheckoutResponse {
+    pub id: String,
+    pub url: Option<String>,
+}
+
+/// `POST /api/v1/credits/checkout`
+pub async fn checkout(
+    st: web::Data<AppState>,
+    Authenticated(p): Authenticated,
+    body: platform::http::Json<CheckoutRequest>,
+) -> Result<HttpResponse, AppError> {
+    let package_id = body.0.package_id;
+    let client = platform::db::conn(&st.pool).await?;
+    let row = client
+        .query_opt(
+            "SELECT name, credits + bonus_credits, price_minor, currency FROM packages
+             WHERE id = $1 AND active AND deleted_at IS NULL",
+            &[&package_id],
+        )
+        .await
+        .map_err(q)?
+        .ok_or_else(|| AppError::not_found("package"))?;
+    let name: String = row.get(0);
+    let credits: i64 = row.get(1);
+    let price_minor: i64 = row.get(2);
+    let currency: String = row.get(3);
+    let session = st
+        .stripe
+        .create_checkout_session(
+            &NewSession {
+                user: p.user_id,
+                package_id,
+                package_name: &name,
+                price_minor,
+                currency: &currency,
+                success_url: &st.cfg.stripe.success_url,
+                cancel_url: &st.cfg.stripe.cancel_url,
+            },
+            &Uuid::now_v7().to_string(),
+        )
+        .await?;
+    client
+        .execute(
+            "INSERT INTO payments (session_id, user_id, package_id, payment_intent, amount_minor, currency, credits, status)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'open') ON CONFLICT (session_id) DO NOTHING",
+            &[
+                &session.id,
+                &p.user_id.as_uuid(),
+                &package_id,
+                &session.payment_intent,
+                &price_minor,
+                &currency,
+                &credits,
+            ],
+        )
+        .await
+        .map_err(q)?;
+    Ok(HttpResponse::Created().json(CheckoutResponse {
+        id: session.id,
+        url: session.url,
+    }))
+}
+
+// ---------------------------------------------------------------- webhook
+
+#[derive(Debug, Deserialize)]
+struct StripeEvent {
+    id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    data: EventData,
+}
+
+#[derive(Debug, Deserialize)]
+struct EventData {
+    object: serde_json::Value,
+}
+
+fn bad_signature(e: SignatureError) -> AppError {
+    AppError::new(ErrorCode::BadRequest, "invalid webhook signature").with_cause(e)
+}
+
+/// `POST /api/v1/payments/stripe/webhook` (public; authenticated by the signature).
+pub async fn webhook(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let header = req
+        .headers()
+        .get("Stripe-Signature")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| bad_signature(SignatureError::Malformed))?;
+    verify_signature(
+        header,
+        &body,
+        st.cfg.stripe.webhook_secret.expose_secret().as_bytes(),
+        chrono::Utc::now().timestamp(),
+        st.cfg.stripe.tolerance_secs,
+    )
+    .map_err(bad_signature)?;
+    let event: StripeEvent = platform::http::parse_json(&body)?;
+    match event.event_type.as_str() {
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+            session_paid(&st, &event).await?
+        }
+        "charge.refunded" => charge_refunded(&st, &event).await?,
+        other => tracing::debug!(event_type = other, "stripe event ignored"),
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({"received": true})))
+}
+
+fn str_at<'a>(v: &'a serde_json::Value, path: &[&str]) -> Option<&'a str> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(p)?;
+    }
+    cur.as_str()
+}
+
+async fn session_paid(st: &AppState, event: &StripeEvent) -> Result<(), AppError> {
+    let o = &event.data.object;
+    let session_id = str_at(o, &["id"])
+        .ok_or_else(|| AppError::validation("data.object.id", "missing"))?
+        .to_owned();
+    let paid = str_at(o, &["payment_status"]) == Some("paid");
+    let payment_intent = str_at(o, &["payment_intent"]).map(str::to_owned);
+    let mut client = platform::db::conn(&st.pool).await?;
+    let tx = client.transaction().await.map_err(q)?;
+    if !paid {
+        tx.execute(
+            "UPDATE payments SET status = 'processing', payment_intent = COALESCE($2, payment_intent), updated_at = now()
+             WHERE session_id = $1 AND status = 'open'",
+            &[&session_id, &payment_intent],
+        )
+        .await
+        .map_err(q)?;
+        tx.commit().await.map_err(q)?;
+        return Ok(());
+    }
+    let fresh = tx
+        .execute(
+            "INSERT INTO stripe_events (id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&event.id, &event.event_type],
+        )
+        .await
+        .map_err(q)?;
+    if fresh == 0 {
+        return Ok(()); // this delivery was applied before
+    }
+    // The payment row was written at checkout; a session we never created
+    // is recreated from its metadata and our own package price list.
+    let row = tx
+        .query_opt(
+            "SELECT user_id, credits FROM payments WHERE session_id = $1 FOR UPDATE",
+            &[&session_id],
+        )
+        .await
+        .map_err(q)?;
+    let (user, credits) = match row {
+        Some(r) => (UserId(r.get(0)), r.get::<_, i64>(1)),
+        None => {
+            let user: UserId = str_at(o, &["metadata", "user_id"])
+                .or_else(|| str_at(o, &["client_reference_id"]))
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| AppError::validation("data.object.metadata.user_id", "missing"))?;
+            let package: Uuid = str_at(o, &["metadata", "package_id"])
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| {
+                    AppError::validation("data.object.metadata.package_id", "missing")
+                })?;
+            let p = tx
+                .query_opt(
+                    "SELECT credits + bonus_credits, price_minor, currency FROM packages WHERE id = $1",
+                    &[&package],
+                )
+                .await
+                .map_err(q)?
+                .ok_or_else(|| AppError::not_found("package"))?;
+            let credits: i64 = p.get(0);
+            let amount: i64 = o
+                .get("amount_total")
+                .and_then(|v| v.as_i64())
+                .unwrap_or_else(|| p.get(1));
+            let currency: String = str_at(o, &["currency"])
+                .map(|c| c.to_ascii_uppercase())
+                .unwrap_or_else(|| p.get(2));
+            tx.execute(
+                "INSERT INTO payments (session_id, user_id, package_id, payment_intent, amount_minor, currency, credits, status)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'open')",
+                &[&session_id, &user.as_uuid(), &package, &payment_intent, &amount, &currency, &credits],
+            )
+            .await
+            .map_err(q)?;
+            (user, credits)
+        }
+    };
+    let key = format!("stripe:session:{session_id}");
+    let ctx = CallContext::current().with_idempotency_key(key.clone());
+    ledger::grant_in(
+        st,
+        &tx,
+        &ctx,
+        &key,
+        "purchase",
+        user,
+        credits,
+        Kind::Purchases,
+        Some(&format!("stripe checkout {session_id}")),
+        &key,
+    )
+    .await?;
+    let amount_total = o.get("amount_total").and_then(|v| v.as_i64());
+    tx.execute(
+        "UPDATE payments SET status = 'paid', payment_intent = COALESCE($2, payment_intent),
+            amount_minor = COALESCE($3, amount_minor), updated_at = now() WHERE session_id = $1",
+        &[&session_id, &payment_intent, &amount_total],
+    )
+    .await
+    .map_err(q)?;
+    tx.commit().await.map_err(q)?;
+    st.outbox.notify();
+    Ok(())
+}
+
+async fn charge_refunded(st: &AppState, event: &StripeEvent) -> Result<(), AppError> {
+    let o = &event.data.object;
+    let Some(intent) = str_at(o, &["payment_intent"]) else {
+        return Ok(());
+    };
+    let refunded = o
+        .get("amount_refunded")
+        .and_then(|v| v.as_i64())
+        .unwrap_or(0);
+    let mut client = platform::db::conn(&st.pool).await?;
+    let tx = client.transaction().await.map_err(q)?;
+    let fresh = tx
+        .execute(
+            "INSERT INTO stripe_events (id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&event.id, &event.event_type],
+        )
+        .await
+        .map_err(q)?;
+    if fresh == 0 {
+        return Ok(());
+    }
+    let Some(p) = tx
+        .query_opt(
+            "SELECT session_id, user_id, amount_minor, credits, credits_reversed, credits_owed
+             FROM payments WHERE payment_intent = $1 AND status IN ('paid', 'partially_refunded', 'refunded')
+             FOR UPDATE",
+            &[&intent],
+        )
+        .await
+        .map_err(q)?
+    else {
+        tx.commit().await.map_err(q)?;
+        return Ok(()); // a charge we never granted credits for
+    };
+    let session: String = p.get(0);
+    let user = UserId(p.get(1));
+    let amount: i64 = p.get(2);
+    let credits: i64 = p.get(3);
+    let reversed: i64 = p.get(4);
+    let owed: i64 = p.get(5);
+    // Credits to take back, in proportion to the refunded share.
+    let due = if amount > 0 {
+        i64::try_from(i128::from(credits) * i128::from(refunded.min(amount)) / i128::from(amount))
+            .unwrap_or(credits)
+    } else {
+        credits
+    };
+    let outstanding = (due - reversed - owed).max(0);
+    if outstanding > 0 {
+        let wallet = ledger::user_account(&tx, user, Kind::Wallet).await?;
+        let available: i64 = tx
+            .query_one(
+                "SELECT balance FROM accounts WHERE id = $1 FOR UPDATE",
+                &[&wallet],
+            )
+            .await
+            .map_err(q)?
+            .get(0);
+        let take = outstanding.min(available);
+        let rest = outstanding - take;
+        if take > 0 {
+            let key = format!("stripe:refund:{}", event.id);
+            let ctx = CallContext::current().with_idempotency_key(key.clone());
+            ledger::grant_in(
+                st,
+                &tx,
+                &ctx,
+                &key,
+                "refund_reversal",
+                user,
+                -take,
+                Kind::Refunds,
+                Some(&format!("stripe refund of {session}")),
+                &key,
+            )
+            .await?;
+        }
+        tx.execute(
+            "UPDATE payments SET credits_reversed = credits_reversed + $2, credits_owed = credits_owed + $3,
+                status = CASE WHEN $4 >= amount_minor THEN 'refunded' ELSE 'partially_refunded' END,
+                updated_at = now() WHERE session_id = $1",
+            &[&session, &take, &rest, &refunded],
+        )
+        .await
+        .map_err(q)?;
+    }
+    tx.commit().await.map_err(q)?;
+    st.outbox.notify();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_verify_and_reject() {
+        let body = br#"{"id":"evt_1"}"#;
+        let h = sign(body, b"whsec_x", 1000);
+        assert_eq!(verify_signature(&h, body, b"whsec_x", 1000, 300), Ok(()));
+        assert_eq!(
+            verify_signature(&h, body, b"whsec_y", 1000, 300),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_signature(&h, b"{\"id\":\"evt_2\"}", b"whsec_x", 1000, 300),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_signature(&h, body, b"whsec_x", 1301, 300),
+            Err(SignatureError::Stale)
+        );
+        // Several v1 signatures (secret rotation): any one may match.
+        let other = sign(body, b"old", 1000);
+        let both = format!("{},v1={}", other, h.split("v1=").nth(1).unwrap_or(""));
+        assert_eq!(verify_signature(&both, body, b"whsec_x", 1000, 300), Ok(()));
+        assert_eq!(
+            verify_signature("garbage", body, b"whsec_x", 1000, 300),
+            Err(SignatureError::Malformed)
+        );
+    }
+
+    #[test]
+    fn forms_are_encoded() {
+        assert_eq!(
+            form(&[("metadata[user_id]", "a b&c".into())]),
+            "metadata%5Buser_id%5D=a%20b%26c"
+        );
+    }
+}

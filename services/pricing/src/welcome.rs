@@ -1,0 +1,46 @@
+//! Welcome credits: a configurable grant on `evt.gateway.user.registered`,
+//! exactly once per user however often (and under whatever event id) the
+//! registration is delivered: the event id is recorded in
+//! `processed_events` and the grant's idempotency key is `welcome:<user>`,
+//! both in the grant's transaction.
+
+use crate::ledger::{self, Kind};
+use crate::AppState;
+use common::event::UserRegistered;
+use platform::db::q;
+use platform::nats::{CallContext, Delivery};
+
+pub const CONSUMER: &str = "pricing-welcome";
+pub const STREAM: &str = "EVT_GATEWAY";
+pub const SUBJECT: &str = "evt.gateway.user.registered";
+
+pub async fn handle(st: &AppState, d: Delivery<UserRegistered>) -> anyhow::Result<()> {
+    let user = d.envelope.data.user_id;
+    let amount = st.cfg.credits.welcome_grant;
+    let mut client = platform::db::conn(&st.pool).await?;
+    let tx = client.transaction().await.map_err(q)?;
+    if !platform::outbox::mark_processed(&tx, CONSUMER, d.envelope.id.as_uuid()).await? {
+        tx.commit().await.map_err(q)?;
+        return Ok(());
+    }
+    if amount > 0 {
+        let key = format!("welcome:{user}");
+        let ctx = CallContext::default().with_idempotency_key(key.clone());
+        ledger::grant_in(
+            st,
+            &tx,
+            &ctx,
+            &key,
+            "welcome",
+            user,
+            amount,
+            Kind::Promotions,
+            Some("welcome credits"),
+            &key,
+        )
+        .await?;
+    }
+    tx.commit().await.map_err(q)?;
+    st.outbox.notify();
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! Pricing integration tests: one binary, real PostgreSQL and real NATS.
+//! Every test ends with `TestApp::finish`, which checks the ledger invariants.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+mod ledger;
+mod outbox;
+mod payments;
+mod prices;
+mod welcome;

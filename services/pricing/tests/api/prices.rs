@@ -1,0 +1,301 @@
+use crate::helpers::*;
+use common::subjects::pricing as s;
+use common::{ErrorCode, UserId};
+use platform::nats::request;
+use serde_json::{json, Value};
+use std::time::Duration;
+use testkit::wait_until;
+
+async fn price_of(app: &TestApp, code: &str) -> i64 {
+    let r = app
+        .http
+        .get(app.url("/api/v1/pricing/services"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the catalog is public");
+    let v: Value = r.json().await.unwrap();
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == code)
+        .unwrap()["price"]
+        .as_i64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_catalog_lists_the_seeded_services() {
+    let app = spawn_app().await;
+    let v: Value = app
+        .http
+        .get(app.url("/api/v1/pricing/services"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let codes: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["code"].as_str().unwrap())
+        .collect();
+    for c in [
+        "text_guidance",
+        "audio_guidance",
+        "video_guidance",
+        "live_session_minute",
+        "full_horoscope_report",
+        "compatibility_report",
+        "avatar_video",
+    ] {
+        assert!(codes.contains(&c), "{c} missing");
+    }
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn pending_changes_nothing_approval_changes_atomically_and_quotes_are_honoured() {
+    let app = spawn_with(Options {
+        overrides: vec![
+            ("quotes.ttl_secs", "2".into()),
+            ("engine.margin_bps", "100000".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let admin = app.admin_token();
+    let user = UserId::new();
+    app.fund(user, 1000).await;
+    let before = price_of(&app, "full_horoscope_report").await;
+    assert_eq!(before, 40);
+    // A quote taken before the change.
+    let client = app.nats_client().await;
+    let t = Duration::from_secs(10);
+    let quote: Value = request(
+        &client,
+        s::QUOTE_CREATE,
+        &app.ctx(user, None),
+        &json!({"service_code": "full_horoscope_report"}),
+        t,
+    )
+    .await
+    .unwrap();
+    assert_eq!(quote["unit_price"], 40);
+    // Make the provider expensive and generate recommendations.
+    let r = app.http.put(app.url("/api/v1/admin/pricing/cost-inputs")).header("X-Internal-Token", &admin)
+        .json(&json!({"costs": {"llm_per_1k_tokens": 5_000_000}, "category_multipliers": {"reports": 12000}})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app
+        .post(
+            "/api/v1/admin/pricing/recommendations/generate",
+            Some(&admin),
+            None,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let recs: Value = r.json().await.unwrap();
+    let rec = recs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["service_code"] == "full_horoscope_report")
+        .unwrap()
+        .clone();
+    assert_eq!(rec["status"], "pending");
+    let new_price = rec["recommended_price"].as_i64().unwrap();
+    assert_ne!(new_price, before);
+    assert!(rec["rationale"]["cost_micro"].as_i64().unwrap() > 0);
+    assert_eq!(rec["rationale"]["factors"]["category_bps"], 12000);
+    // Pending: no live price moved.
+    assert_eq!(price_of(&app, "full_horoscope_report").await, before);
+    let q2: Value = request(
+        &client,
+        s::QUOTE_CREATE,
+        &app.ctx(user, None),
+        &json!({"service_code": "full_horoscope_report"}),
+        t,
+    )
+    .await
+    .unwrap();
+    assert_eq!(q2["unit_price"], before);
+    let pending: Value = app
+        .get(
+            "/api/v1/admin/pricing/recommendations?status=pending",
+            &admin,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!pending["items"].as_array().unwrap().is_empty());
+    // Reject one, approve the other.
+    let text = recs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["service_code"] == "text_guidance")
+        .unwrap()
+        .clone();
+    let r = app
+        .post(
+            &format!(
+                "/api/v1/admin/pricing/recommendations/{}/reject",
+                text["id"].as_str().unwrap()
+            ),
+            Some(&admin),
+            None,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(price_of(&app, "text_guidance").await, 10);
+    let r = app
+        .post(
+            &format!(
+                "/api/v1/admin/pricing/recommendations/{}/approve",
+                rec["id"].as_str().unwrap()
+            ),
+            Some(&app.token(user)),
+            None,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let r = app
+        .post(
+            &format!(
+                "/api/v1/admin/pricing/recommendations/{}/approve",
+                rec["id"].as_str().unwrap()
+            ),
+            Some(&admin),
+            None,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(price_of(&app, "full_horoscope_report").await, new_price);
+    let r = app
+        .post(
+            &format!(
+                "/api/v1/admin/pricing/recommendations/{}/approve",
+                rec["id"].as_str().unwrap()
+            ),
+            Some(&admin),
+            None,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(error_code(r).await, (409, "conflict".into()));
+    // History records it; a new quote has the new price.
+    let h: Value = app
+        .get(
+            "/api/v1/admin/pricing/history?service=full_horoscope_report",
+            &admin,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(h["effective_price"], new_price);
+    assert!(h["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["kind"] == "approved" && i["price"] == new_price));
+    let q3: Value = request(
+        &client,
+        s::QUOTE_CREATE,
+        &app.ctx(user, None),
+        &json!({"service_code": "full_horoscope_report"}),
+        t,
+    )
+    .await
+    .unwrap();
+    assert_eq!(q3["unit_price"], new_price);
+    // The old quote is honoured: a hold on it reserves the quoted 40.
+    let hold: Value = request(
+        &client,
+        s::CREDITS_HOLD,
+        &app.ctx(user, Some("hq")),
+        &json!({"quote_id": quote["id"]}),
+        t,
+    )
+    .await
+    .unwrap();
+    assert_eq!(hold["amount"], 40);
+    assert_eq!(hold["service_code"], "full_horoscope_report");
+    // Until it expires.
+    let q2id = q2["id"].clone();
+    let mut n = 0;
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            n += 1;
+            let (client, ctx, id) = (client.clone(), app.ctx(user, Some(&format!("late-{n}"))), q2id.clone());
+            async move {
+                matches!(request::<Value, Value>(&client, s::CREDITS_HOLD, &ctx, &json!({"quote_id": id}), Duration::from_secs(5)).await,
+                    Err(e) if e.code == ErrorCode::QuoteExpired)
+            }
+        })
+        .await
+    );
+    // An override takes precedence for its window; the price-changed events went out.
+    let r = app
+        .post(
+            "/api/v1/admin/pricing/overrides",
+            Some(&admin),
+            None,
+            &json!({"service_code": "text_guidance", "price": 3, "reason": "festival offer"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(price_of(&app, "text_guidance").await, 3);
+    let url = app.nats_url.clone();
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            stream_messages(&url, "EVT_PRICING")
+                .await
+                .iter()
+                .filter(|m| m["type"] == "pricing.price.changed")
+                .count()
+                == 2
+        })
+        .await
+    );
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn an_override_with_an_end_reverts_to_the_approved_price() {
+    let app = spawn_app().await;
+    let admin = app.admin_token();
+    let now = chrono::Utc::now();
+    let r = app.post("/api/v1/admin/pricing/overrides", Some(&admin), None,
+        &json!({"service_code": "avatar_video", "price": 7, "reason": "past promo",
+                "starts_at": now - chrono::Duration::hours(2), "ends_at": now - chrono::Duration::hours(1)})).await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(price_of(&app, "avatar_video").await, 50);
+    let at =
+        (now - chrono::Duration::minutes(90)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let h: Value = app
+        .get(
+            &format!(
+                "/api/v1/admin/pricing/history?service=avatar_video&at={}",
+                at.replace('+', "%2B")
+            ),
+            &admin,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        h["effective_price"], 7,
+        "the effective price at an instant is derivable from history"
+    );
+    app.finish().await;
+}
