@@ -394,12 +394,13 @@ pub async fn generate(st: web::Data<AppState>, _a: Admin) -> Result<HttpResponse
     let baseline_hours = e.demand_baseline_days * 24;
     let mut out = Vec::new();
     for s in rows.iter().map(service_row) {
-        // Demand: captured uses in the recent window against the baseline window's rate.
+        // Demand: usage events (from JetStream) in the recent window against
+        // the average rate over the baseline period.
         let d = tx
             .query_one(
-                "SELECT count(*) FILTER (WHERE settled_at > now() - make_interval(hours => $2::int)),
-                        count(*) FILTER (WHERE settled_at > now() - make_interval(hours => $3::int))
-                 FROM holds WHERE status = 'captured' AND service_code = $1",
+                "SELECT COALESCE(sum(units) FILTER (WHERE occurred_at > now() - make_interval(hours => $2::int)), 0)::bigint,
+                        COALESCE(sum(units) FILTER (WHERE occurred_at > now() - make_interval(hours => $3::int)), 0)::bigint
+                 FROM usage_events WHERE service_code = $1",
                 &[
                     &s.code,
                     &i32::try_from(e.demand_window_hours).unwrap_or(24),

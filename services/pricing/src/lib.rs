@@ -10,6 +10,7 @@ pub mod events;
 pub mod ledger;
 pub mod rpc;
 pub mod stripe;
+pub mod usage;
 pub mod welcome;
 
 use crate::config::PricingConfig;
@@ -21,8 +22,7 @@ use platform::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 
-pub const MIGRATIONS: &[Migration] =
-    platform::migrations!("../../../migrations/pricing", 1 => "0001_init");
+pub const MIGRATIONS: &[Migration] = platform::migrations!("../../../migrations/pricing", 1 => "0001_init", 2 => "0002_usage_events");
 
 #[derive(OpenApi)]
 #[openapi(
@@ -176,6 +176,21 @@ impl Application {
                 move |d| {
                     let st = welcome_state.clone();
                     async move { welcome::handle(&st, d).await }
+                },
+            )
+        });
+        let js = runtime.js.clone();
+        let usage_state = state.clone();
+        runtime.spawn(move |token| {
+            platform::nats::run_consumer(
+                js,
+                usage::STREAM.into(),
+                usage::CONSUMER.into(),
+                usage::SUBJECT.into(),
+                token,
+                move |d| {
+                    let st = usage_state.clone();
+                    async move { usage::handle(&st, d).await }
                 },
             )
         });

@@ -299,3 +299,99 @@ async fn an_override_with_an_end_reverts_to_the_approved_price() {
     );
     app.finish().await;
 }
+
+#[tokio::test]
+async fn usage_events_from_jetstream_drive_the_demand_factor() {
+    let app = spawn_app().await;
+    let admin = app.admin_token();
+    let user = UserId::new();
+    app.fund(user, 1000).await;
+    let client = app.nats_client().await;
+    let t = Duration::from_secs(10);
+    for i in 0..3 {
+        let q: Value = request(
+            &client,
+            s::QUOTE_CREATE,
+            &app.ctx(user, None),
+            &json!({"service_code": "compatibility_report"}),
+            t,
+        )
+        .await
+        .unwrap();
+        let h: Value = request(
+            &client,
+            s::CREDITS_HOLD,
+            &app.ctx(user, Some(&format!("h{i}"))),
+            &json!({"quote_id": q["id"]}),
+            t,
+        )
+        .await
+        .unwrap();
+        let _: Value = request(
+            &client,
+            s::CREDITS_CAPTURE,
+            &app.ctx(user, Some(&format!("c{i}"))),
+            &json!({"hold_id": h["hold_id"], "amount": q["total"]}),
+            t,
+        )
+        .await
+        .unwrap();
+    }
+    let db = app.db().await;
+    assert!(
+        wait_until(Duration::from_secs(15), || async {
+            db.query_one("SELECT count(*) FROM usage_events", &[])
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+                == 3
+        })
+        .await,
+        "usage events were not consumed"
+    );
+    let recs: Value = app
+        .post(
+            "/api/v1/admin/pricing/recommendations/generate",
+            Some(&admin),
+            None,
+            &json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let find = |code: &str| {
+        recs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["service_code"] == code)
+            .unwrap()
+            .clone()
+    };
+    let busy = find("compatibility_report");
+    assert_eq!(busy["rationale"]["demand_usage"]["recent"], 3);
+    // All usage is recent: the rate is 7x the weekly average, clamped to the maximum.
+    assert_eq!(busy["rationale"]["factors"]["demand_bps"], 15000);
+    assert_eq!(
+        find("text_guidance")["rationale"]["factors"]["demand_bps"],
+        10000
+    );
+    // Revenue and usage by day and service.
+    let report: Value = app
+        .get("/api/v1/admin/pricing/reports/daily", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let row = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["service_code"] == "compatibility_report")
+        .unwrap()
+        .clone();
+    assert_eq!(row["uses"], 3);
+    assert_eq!(row["revenue_credits"], 90);
+    app.finish().await;
+}
