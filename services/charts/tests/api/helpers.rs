@@ -1,0 +1,218 @@
+use common::{Principal, Role, UserId};
+use platform::auth::InternalAuth;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use std::time::Duration;
+use testkit::{NatsServer, TestDb};
+use tokio_util::sync::CancellationToken;
+
+/// The development default the app uses in tests (the gateway signs with it).
+pub const INTERNAL_SECRET: &str = "insecure-dev-internal-token-secret-change-me";
+/// Chennai.
+pub const CHENNAI: i64 = 1264527;
+
+#[derive(Default)]
+pub struct Options {
+    /// An existing database URL (shared by two apps); default: a fresh TestDb.
+    pub database_url: Option<String>,
+    pub nats_url: Option<String>,
+    pub overrides: Vec<(&'static str, String)>,
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    pub database_url: String,
+    pub nats_url: String,
+    _nats: Option<NatsServer>,
+    pub app_state: actix_web::web::Data<charts::state::AppState>,
+    _db: Option<TestDb>,
+    token: CancellationToken,
+    _handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+    auth: InternalAuth,
+}
+
+pub fn overrides(
+    database_url: &str,
+    nats_url: &str,
+    extra: &[(&'static str, String)],
+) -> Vec<(String, String)> {
+    let mut o: Vec<(String, String)> = vec![
+        ("env".into(), "test".into()),
+        ("http.port".into(), "0".into()),
+        ("http.workers".into(), "2".into()),
+        ("http.shutdown_timeout_secs".into(), "5".into()),
+        ("database.url".into(), database_url.into()),
+        ("database.wait_timeout_ms".into(), "5000".into()),
+        ("database.create_timeout_ms".into(), "2000".into()),
+        ("database.connect_timeout_ms".into(), "2000".into()),
+        ("nats.url".into(), nats_url.into()),
+        ("nats.request_timeout_ms".into(), "5000".into()),
+        ("outbox.poll_interval_ms".into(), "100".into()),
+        ("cache.hit_flush_ms".into(), "100".into()),
+    ];
+    for (k, v) in extra {
+        o.retain(|(ok, _)| ok != k);
+        o.push(((*k).to_owned(), v.clone()));
+    }
+    o
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(Options::default()).await
+}
+
+pub async fn spawn_with(opts: Options) -> TestApp {
+    testkit::init_logs();
+    let (db, database_url) = match opts.database_url {
+        Some(u) => (None, u),
+        None => {
+            let db = TestDb::create().await.expect("create test database");
+            let url = db.url.clone();
+            (Some(db), url)
+        }
+    };
+    let (nats, nats_url) = match opts.nats_url {
+        Some(u) => (None, u),
+        None => {
+            let n = NatsServer::start().expect("start nats-server");
+            let url = n.url();
+            (Some(n), url)
+        }
+    };
+    let o = overrides(&database_url, &nats_url, &opts.overrides);
+    let (base, cfg) = charts::load_config(&o).expect("config");
+    platform::cli::migrate(&base, charts::MIGRATIONS)
+        .await
+        .expect("migrate");
+    let app = charts::Application::build(base, cfg)
+        .await
+        .expect("build app");
+    let port = app.port();
+    let token = app.shutdown_token();
+    let app_state = app.state();
+    let handle = tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(256)
+            .build()
+            .unwrap(),
+        database_url,
+        nats_url,
+        _nats: nats,
+        app_state,
+        _db: db,
+        token,
+        _handle: handle,
+        auth: InternalAuth::new(SecretString::from(INTERNAL_SECRET), 300),
+    }
+}
+
+/// A user (or admin) as the gateway would forward them.
+#[derive(Clone)]
+pub struct Caller {
+    pub id: UserId,
+    pub token: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn caller(&self, roles: Vec<Role>) -> Caller {
+        let id = UserId::new();
+        let token = self.auth.sign(&Principal { user_id: id, roles }).unwrap();
+        Caller { id, token }
+    }
+
+    pub fn user(&self) -> Caller {
+        self.caller(vec![Role::User])
+    }
+
+    pub fn admin(&self) -> Caller {
+        self.caller(vec![Role::User, Role::Admin])
+    }
+
+    pub async fn get(&self, path: &str, who: Option<&Caller>) -> reqwest::Response {
+        let mut r = self.http.get(self.url(path));
+        if let Some(c) = who {
+            r = r.header("X-Internal-Token", &c.token);
+        }
+        r.send().await.unwrap()
+    }
+
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        who: Option<&Caller>,
+        body: &Value,
+    ) -> reqwest::Response {
+        let mut r = self.http.request(method, self.url(path)).json(body);
+        if let Some(c) = who {
+            r = r.header("X-Internal-Token", &c.token);
+        }
+        r.send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, who: Option<&Caller>, body: &Value) -> reqwest::Response {
+        self.send_json(reqwest::Method::POST, path, who, body).await
+    }
+
+    /// POST /api/v1/charts; asserts 200 and returns the body.
+    pub async fn chart(&self, who: &Caller, body: &Value) -> Value {
+        let r = self.post("/api/v1/charts", Some(who), body).await;
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        assert_eq!(status, 200, "chart failed: {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    pub async fn stats(&self) -> Value {
+        let admin = self.admin();
+        let r = self
+            .get("/api/v1/admin/charts/cache/stats", Some(&admin))
+            .await;
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    pub async fn db(&self) -> tokio_postgres::Client {
+        platform::db::connect_admin(&self.database_url, Duration::from_secs(5))
+            .await
+            .unwrap()
+    }
+
+    pub async fn rows(&self) -> i64 {
+        self.db()
+            .await
+            .query_one("SELECT count(*) FROM charts.chart_cache", &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.token.cancel();
+    }
+}
+
+/// A birth at Chennai by place id.
+pub fn chennai_birth(date: &str, time: &str) -> Value {
+    json!({"birth": {"date": date, "time": time, "place_id": CHENNAI}})
+}
+
+/// Asserts the platform's error shape; returns (status, error object).
+pub async fn error(r: reqwest::Response) -> (u16, Value) {
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.expect("error body is JSON");
+    let e = &body["error"];
+    assert!(e["code"].is_string(), "error.code missing: {body}");
+    assert!(e["message"].is_string(), "error.message missing: {body}");
+    (status, e.clone())
+}
