@@ -13,7 +13,8 @@
 //! * [`chart`]: per-graha and ascendant analysis ([`analyze_chart`]).
 //! * [`dasha`]: Vimshottari balance and periods (three levels).
 //! * [`varga`]: divisional charts D1..D60 (Parashari).
-//! * [`panchang`]: tithi, nitya yoga, karana, vara, Rahu kalam.
+//! * [`panchang`]: tithi, nitya yoga, karana (also as non-allocating
+//!   indices: [`tithi_index`], [`yoga_index`], [`karana_index`]), vara, Rahu kalam.
 //! * [`yogas`]: Gaja Kesari, Budhaditya, Pancha Mahapurusha, Kemadruma,
 //!   Chandra-Mangala, Kuja dosha.
 //! * [`matching`]: ashtakoota (guna milan, 36 points).
@@ -41,9 +42,9 @@ pub use dasha::{
 pub use dignity::{dignity, is_combust, CompoundRelation, Dignity, Relation};
 pub use matching::{ashtakoota, ashtakoota_from_nakshatra, Ashtakoota, Koota, KootaKind};
 pub use panchang::{
-    gulika_kalam, karana, nitya_yoga, panchang_limbs, rahu_kalam, tithi, vara_from_sunrise,
-    weekday_of_jd, yamaganda, Karana, KaranaName, NityaYoga, Paksha, PanchangLimbs, TimeSpan,
-    Tithi, Vara,
+    gulika_kalam, karana, karana_index, nitya_yoga, panchang_limbs, rahu_kalam, tithi, tithi_index,
+    vara_from_sunrise, weekday_of_jd, yamaganda, yoga_index, Karana, KaranaName, NityaYoga, Paksha,
+    PanchangLimbs, TimeSpan, Tithi, Vara,
 };
 pub use types::{
     norm_deg, pada_index, Element, Graha, Modality, Nakshatra, NakshatraPada, Rashi, SignPosition,

@@ -92,13 +92,27 @@ pub fn tithi_name(index: u8) -> &'static str {
     }
 }
 
+/// Tithi number 1..=30 of an elongation (degrees, `[0, 360)`): the single
+/// definition behind [`tithi`] and [`tithi_index`].
+fn tithi_of_elongation(e: f64) -> u8 {
+    (clamp_index(e / 12.0, 29) + 1) as u8
+}
+
+/// Tithi number 1..=30 from Sun and Moon longitudes, without allocating:
+/// `floor(((moon - sun) mod 360) / 12) + 1`, always equal to
+/// `tithi(sun_lon, moon_lon).index`.
+#[must_use]
+pub fn tithi_index(sun_lon: f64, moon_lon: f64) -> u8 {
+    tithi_of_elongation(elongation(sun_lon, moon_lon))
+}
+
 /// Tithi from the sidereal (or tropical: only the difference matters)
 /// longitudes of the Sun and the Moon.
 #[must_use]
 pub fn tithi(sun_lon: f64, moon_lon: f64) -> Tithi {
     let e = elongation(sun_lon, moon_lon);
-    let i = clamp_index(e / 12.0, 29);
-    let index = (i + 1) as u8;
+    let index = tithi_of_elongation(e);
+    let i = usize::from(index - 1);
     let (paksha, paksha_day) = if index <= 15 {
         (Paksha::Shukla, index)
     } else {
@@ -163,12 +177,25 @@ pub fn yoga_name(index: u8) -> &'static str {
     YOGA_NAMES[(usize::from(index) + 26) % 27]
 }
 
+/// `(sun + moon) mod 360` in yogas (`sum * 27 / 360`) and the 0-based yoga:
+/// the single definition behind [`nitya_yoga`] and [`yoga_index`].
+fn yoga_position(sun_lon: f64, moon_lon: f64) -> (f64, f64, usize) {
+    let s = norm_deg(sun_lon + moon_lon);
+    let x = s * 27.0 / 360.0;
+    (s, x, clamp_index(x, 26))
+}
+
+/// Nitya yoga number 1..=27 from sidereal Sun and Moon longitudes, without
+/// allocating; always equal to `nitya_yoga(sun_lon, moon_lon).index`.
+#[must_use]
+pub fn yoga_index(sun_lon: f64, moon_lon: f64) -> u8 {
+    (yoga_position(sun_lon, moon_lon).2 + 1) as u8
+}
+
 /// Nitya yoga from sidereal Sun and Moon longitudes.
 #[must_use]
 pub fn nitya_yoga(sun_lon: f64, moon_lon: f64) -> NityaYoga {
-    let s = norm_deg(sun_lon + moon_lon);
-    let x = s * 27.0 / 360.0;
-    let i = clamp_index(x, 26);
+    let (s, x, i) = yoga_position(sun_lon, moon_lon);
     NityaYoga {
         index: (i + 1) as u8,
         name: YOGA_NAMES[i].to_string(),
@@ -262,12 +289,26 @@ pub struct Karana {
     pub fraction_elapsed: f64,
 }
 
+/// Half-tithi (karana) number 1..=60 of an elongation (degrees): the single
+/// definition behind [`karana`] and [`karana_index`].
+fn karana_of_elongation(e: f64) -> u8 {
+    (clamp_index(e / 6.0, 59) + 1) as u8
+}
+
+/// Karana (half-tithi) number 1..=60 from Sun and Moon longitudes, without
+/// allocating: `floor(((moon - sun) mod 360) / 6) + 1`, always equal to
+/// `karana(sun_lon, moon_lon).number`; [`karana_of_number`] names it.
+#[must_use]
+pub fn karana_index(sun_lon: f64, moon_lon: f64) -> u8 {
+    karana_of_elongation(elongation(sun_lon, moon_lon))
+}
+
 /// Karana from sidereal Sun and Moon longitudes.
 #[must_use]
 pub fn karana(sun_lon: f64, moon_lon: f64) -> Karana {
     let e = elongation(sun_lon, moon_lon);
-    let k = clamp_index(e / 6.0, 59);
-    let number = (k + 1) as u8;
+    let number = karana_of_elongation(e);
+    let k = usize::from(number - 1);
     let kn = karana_of_number(number);
     Karana {
         number,
@@ -480,6 +521,25 @@ mod tests {
         );
         assert_eq!(tithi_name(11), "Ekadashi");
         assert_eq!(tithi_name(26), "Ekadashi");
+    }
+
+    #[test]
+    fn limb_indices() {
+        assert_eq!(tithi_index(100.0, 100.0), 1);
+        assert_eq!(tithi_index(10.0, 190.5), 16);
+        assert_eq!(tithi_index(350.0, 349.0), 30);
+        assert_eq!(tithi_index(0.0, 297.03), 25);
+        assert_eq!(karana_index(0.0, 45.0), 8);
+        assert_eq!(karana_index(0.0, 359.0), 60);
+        assert_eq!(yoga_index(200.0, 159.9), 27);
+        assert_eq!(yoga_index(100.0, 113.4), 17);
+        // tiny negative elongation rounds to 360 in rem_euclid: still the first tithi
+        assert_eq!(tithi_index(1e-300, 0.0), tithi(1e-300, 0.0).index);
+        for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert_eq!(tithi_index(x, 0.0), tithi(x, 0.0).index);
+            assert_eq!(yoga_index(0.0, x), nitya_yoga(0.0, x).index);
+            assert_eq!(karana_index(x, x), karana(x, x).number);
+        }
     }
 
     #[test]

@@ -212,6 +212,39 @@ proptest! {
     }
 
     #[test]
+    fn limb_indices_agree_with_limbs(sun in prop::num::f64::ANY, moon in prop::num::f64::ANY) {
+        // The non-allocating indices are the limbs' own numbers for any f64
+        // (NaN and infinities included), and stay in range.
+        let (ti, yi, ki) = (tithi_index(sun, moon), yoga_index(sun, moon), karana_index(sun, moon));
+        prop_assert_eq!(ti, tithi(sun, moon).index);
+        prop_assert_eq!(yi, nitya_yoga(sun, moon).index);
+        prop_assert_eq!(ki, karana(sun, moon).number);
+        prop_assert!((1..=30).contains(&ti));
+        prop_assert!((1..=27).contains(&yi));
+        prop_assert!((1..=60).contains(&ki));
+        prop_assert_eq!(ki.div_ceil(2), ti);
+    }
+
+    #[test]
+    fn limb_indices_match_formulas(sun in -1e4f64..1e4, moon in -1e4f64..1e4) {
+        // Independent statement of each rule, away from the boundaries.
+        let e = (moon - sun).rem_euclid(360.0);
+        if frac_dist(e / 6.0) > 1e-9 {
+            prop_assert_eq!(u32::from(tithi_index(sun, moon)), (e / 12.0).floor() as u32 + 1);
+            prop_assert_eq!(u32::from(karana_index(sun, moon)), (e / 6.0).floor() as u32 + 1);
+        }
+        let sum_arcmin = (sun + moon).rem_euclid(360.0) * 60.0;
+        if frac_dist(sum_arcmin / 800.0) > 1e-9 {
+            prop_assert_eq!(u32::from(yoga_index(sun, moon)), (sum_arcmin / 800.0).floor() as u32 + 1);
+        }
+        // Invariant under whole turns of either longitude (up to rounding at the edges).
+        if frac_dist(e / 6.0) > 1e-6 {
+            prop_assert_eq!(tithi_index(sun + 360.0, moon - 720.0), tithi_index(sun, moon));
+            prop_assert_eq!(karana_index(sun - 360.0, moon + 360.0), karana_index(sun, moon));
+        }
+    }
+
+    #[test]
     fn kalams_are_eighths_of_daytime(
         rise in 2_450_000.0f64..2_460_000.0,
         len in 0.3f64..0.7,

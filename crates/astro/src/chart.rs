@@ -4,7 +4,7 @@ use astro_vedic::{dasha_balance, DashaBalance, NakshatraPada};
 use serde::{Deserialize, Serialize};
 
 use crate::ayanamsa::{mean_ayanamsa, mean_ayanamsa_rate, Ayanamsa};
-use crate::ephem::{Apparent, Body, Epoch};
+use crate::ephem::{pluto_valid, Apparent, Body, Epoch};
 use crate::houses::{self, HouseError, HouseSystem};
 use crate::math::{norm360, DEG};
 use crate::time::gmst;
@@ -43,7 +43,7 @@ pub struct ChartOptions {
     pub node: NodeKind,
     /// House system of `houses.cusps` (default whole sign).
     pub house_system: HouseSystem,
-    /// Also compute Uranus and Neptune.
+    /// Also compute Uranus, Neptune and (1885-2099 only) Pluto.
     pub outer_planets: bool,
 }
 
@@ -126,6 +126,12 @@ pub struct Grahas {
     /// Neptune (with `outer_planets`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub neptune: Option<GrahaPosition>,
+    /// Pluto (with `outer_planets`), from Meeus' series (Astronomical
+    /// Algorithms ch. 37), which is valid only for the years 1885-2099 (TT,
+    /// [`crate::ephem::PLUTO_JD_TT_RANGE`]): `None` outside them, even with
+    /// `outer_planets` (the rest of the chart is still computed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pluto: Option<GrahaPosition>,
 }
 
 /// An angle of the chart.
@@ -308,6 +314,8 @@ pub fn compute_chart(
         neptune: options
             .outer_planets
             .then(|| pos(ep.apparent(Body::Neptune))),
+        pluto: (options.outer_planets && pluto_valid(ep.jd_tt))
+            .then(|| pos(ep.apparent(Body::Pluto))),
     };
 
     // angles: apparent sidereal time, true obliquity
@@ -327,10 +335,9 @@ pub fn compute_chart(
         HouseSystem::Porphyry => houses::porphyry(asc_t, mc_t).map(|x| norm360(x - off_true)),
         HouseSystem::Sripati => houses::sripati(asc_t, mc_t).map(|x| norm360(x - off_true)),
     };
-    let elongation = norm360(moon.lon - sun.lon);
     let tithi = TithiAt {
-        index: ((elongation / 12.0).floor() as u8).min(29) + 1,
-        elongation,
+        index: astro_vedic::tithi_index(sun.lon, moon.lon),
+        elongation: astro_vedic::panchang::elongation(sun.lon, moon.lon),
     };
     Ok(Chart {
         options: *options,

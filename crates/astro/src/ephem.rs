@@ -5,6 +5,10 @@
 //!   (see `gen/gen_tables.py`), velocities by analytic differentiation.
 //! * Moon: ELP/MPP02 (Chapront & Francou 2003, A&A 404, 735), constants fitted
 //!   to DE405, truncated; Laskar's P/Q rotation to the J2000 ecliptic.
+//! * Pluto: Meeus, *Astronomical Algorithms* (2nd ed.), ch. 37: 43 periodic
+//!   terms in J, S, P giving heliocentric l, b, R on the J2000.0 ecliptic,
+//!   valid 1885-2099 only ([`PLUTO_JD_TT_RANGE`]); velocities by analytic
+//!   differentiation of the series.
 //! * Apparent place (Explanatory Supplement to the Astronomical Almanac, 1992,
 //!   ch. 3): light-time (planet states extrapolated back along their orbit),
 //!   gravitational deflection by the Sun, relativistic annual aberration with
@@ -22,6 +26,7 @@ use crate::math::{
     add, cross, dot, lon_lat, mul_mv, norm, scale, sin_cos, sub, ARCSEC, DEG, M3, V3,
 };
 use crate::tables::elpmpp02 as elp;
+use crate::tables::pluto::PLUTO_TERMS;
 use crate::tables::vsop87a as vsop;
 use crate::time::{delta_t_seconds, J2000};
 use std::f64::consts::{PI, TAU};
@@ -58,6 +63,8 @@ pub enum Body {
     Uranus,
     /// Neptune.
     Neptune,
+    /// Pluto (Meeus ch. 37; meaningful only within [`PLUTO_JD_TT_RANGE`]).
+    Pluto,
 }
 
 type VsopSeries = [[&'static [[f64; 3]]; 6]; 3];
@@ -71,8 +78,80 @@ fn series(b: Body) -> Option<&'static VsopSeries> {
         Body::Saturn => &vsop::SATURN,
         Body::Uranus => &vsop::URANUS,
         Body::Neptune => &vsop::NEPTUNE,
-        Body::Sun | Body::Moon => return None,
+        Body::Sun | Body::Moon | Body::Pluto => return None,
     })
+}
+
+/// Julian days (TT) within which Meeus' Pluto series is valid: 1885-01-01
+/// 0h to 2100-01-01 0h (the years 1885-2099). Outside it the series is an
+/// extrapolation of a fit and its errors grow without bound.
+pub const PLUTO_JD_TT_RANGE: (f64, f64) = (2_409_542.5, 2_488_069.5);
+
+/// Whether a TT Julian day lies in [`PLUTO_JD_TT_RANGE`].
+pub fn pluto_valid(jd_tt: f64) -> bool {
+    jd_tt >= PLUTO_JD_TT_RANGE.0 && jd_tt < PLUTO_JD_TT_RANGE.1
+}
+
+/// Pluto's heliocentric ecliptic longitude, latitude (radians) and radius
+/// (AU), J2000.0 ecliptic and equinox, with their rates (per day), from
+/// Meeus ch. 37 (`t` in Julian centuries TT from J2000). Valid 1885-2099
+/// ([`PLUTO_JD_TT_RANGE`]); accuracy about 0.1"-0.5" there (Meeus).
+pub fn pluto_heliocentric(t: f64) -> ([f64; 3], [f64; 3]) {
+    // mean longitudes of Jupiter, Saturn, Pluto (degrees) and rates (deg/century)
+    const J: (f64, f64) = (34.35, 3_034.905_7);
+    const S: (f64, f64) = (50.08, 1_222.113_8);
+    const P: (f64, f64) = (238.96, 144.96);
+    let (j, s, p) = (J.0 + J.1 * t, S.0 + S.1 * t, P.0 + P.1 * t);
+    let (mut l, mut b, mut r) = (0.0, 0.0, 0.0);
+    let (mut dl, mut db, mut dr) = (0.0, 0.0, 0.0);
+    for row in PLUTO_TERMS.iter() {
+        let &[i, jj, k, la, lb, ba, bb, ra, rb] = row;
+        let (sn, cs) = sin_cos((i * j + jj * s + k * p) * DEG);
+        let rate = (i * J.1 + jj * S.1 + k * P.1) * DEG; // rad/century
+        l += la * sn + lb * cs;
+        b += ba * sn + bb * cs;
+        r += ra * sn + rb * cs;
+        dl += (la * cs - lb * sn) * rate;
+        db += (ba * cs - bb * sn) * rate;
+        dr += (ra * cs - rb * sn) * rate;
+    }
+    let cy = 36_525.0;
+    (
+        [
+            (238.958_116 + 144.96 * t + l * 1e-6) * DEG,
+            (-3.908_239 + b * 1e-6) * DEG,
+            40.724_134_6 + r * 1e-7,
+        ],
+        [
+            (144.96 + dl * 1e-6) * DEG / cy,
+            db * 1e-6 * DEG / cy,
+            dr * 1e-7 / cy,
+        ],
+    )
+}
+
+/// Pluto's heliocentric position (AU) and velocity (AU/day), rectangular,
+/// J2000 ecliptic (see [`pluto_heliocentric`]).
+pub fn pluto_state(t: f64) -> (V3, V3) {
+    let ([l, b, r], [dl, db, dr]) = pluto_heliocentric(t);
+    let (sl, cl) = sin_cos(l);
+    let (sb, cb) = sin_cos(b);
+    let pos = [r * cb * cl, r * cb * sl, r * sb];
+    let vel = [
+        dr * cb * cl - r * sb * cl * db - r * cb * sl * dl,
+        dr * cb * sl - r * sb * sl * db + r * cb * cl * dl,
+        dr * sb + r * cb * db,
+    ];
+    (pos, vel)
+}
+
+/// Heliocentric state (AU, AU/day; J2000 ecliptic) of a planet, `t` in
+/// Julian centuries TT from J2000; `None` for the Sun and the Moon.
+pub fn heliocentric_state(body: Body, t: f64) -> Option<(V3, V3)> {
+    match body {
+        Body::Pluto => Some(pluto_state(t)),
+        _ => series(body).map(|s| vsop_state(s, t / 10.0)),
+    }
 }
 
 /// Heliocentric position (AU) and velocity (AU/day) from a VSOP87A series,
@@ -498,7 +577,8 @@ impl Epoch {
         }
     }
 
-    /// Apparent place of a body.
+    /// Apparent place of a body. For Pluto the result is meaningful only
+    /// within [`PLUTO_JD_TT_RANGE`] (check [`pluto_valid`] with `jd_tt`).
     pub fn apparent(&self, body: Body) -> Apparent {
         match body {
             Body::Sun => self.project(scale(self.earth, -1.0), scale(self.earth_vel, -1.0), None),
@@ -514,10 +594,9 @@ impl Epoch {
                 self.project_geometric(geo, vel)
             }
             _ => {
-                let Some(s) = series(body) else {
+                let Some((p, v)) = heliocentric_state(body, self.t) else {
                     return self.apparent(Body::Sun);
                 };
-                let (p, v) = vsop_state(s, self.t / 10.0);
                 let r = norm(p);
                 let acc = scale(p, -GM_SUN / (r * r * r));
                 let mut tau = norm(sub(p, self.earth)) / C_AU_DAY;

@@ -12,6 +12,7 @@
 //! | --- | --- |
 //! | planets, Earth | VSOP87A (Bretagnon & Francou 1988), truncated by amplitude |
 //! | Moon | ELP/MPP02 (Chapront & Francou 2003), DE405 fit, truncated |
+//! | Pluto (optional) | Meeus, *Astronomical Algorithms* ch. 37, 43 terms, valid 1885-2099 |
 //! | precession | IAU 2006 (Capitaine et al. 2003), ecliptic angles |
 //! | nutation | IAU 2000B (McCarthy & Luzum 2003) |
 //! | obliquity | IAU 2006 |
@@ -49,6 +50,7 @@ pub mod time;
 pub(crate) mod tables {
     pub mod elpmpp02;
     pub mod nutation;
+    pub mod pluto;
     pub mod vsop87a;
 }
 

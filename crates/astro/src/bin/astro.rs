@@ -21,7 +21,8 @@ options:
   --node mean|true                                  (default mean)
   --houses whole_sign|equal|placidus|porphyry|sripati (default whole_sign)
   --tropical                                        tropical longitudes
-  --outer                                           also Uranus and Neptune
+  --outer                                           also Uranus, Neptune and Pluto
+                                                    (Pluto only for 1885-2099, Meeus ch. 37)
   --with-true-node                                  batch: also write grahas.true_rahu/true_ketu
       (off by default: the osculating node is accurate to the lunar theory, but
       differs from Swiss Ephemeris/Moshier by up to ~50\" because that reference
@@ -251,6 +252,9 @@ fn chart_cmd(args: &[String]) -> Result<(), String> {
     if let Some(n) = g.neptune {
         rows.push(("Neptune", n));
     }
+    if let Some(p) = g.pluto {
+        rows.push(("Pluto", p));
+    }
     for (name, p) in rows {
         let np = astro::vedic::NakshatraPada::from_longitude(p.lon);
         println!(
@@ -285,6 +289,9 @@ fn chart_cmd(args: &[String]) -> Result<(), String> {
         Rashi::from_longitude(c.mc.lon).name(),
         dms(c.mc.lon % 30.0)
     );
+    if opts.outer_planets && g.pluto.is_none() {
+        println!("Pluto     not computed: its series (Meeus ch. 37) is valid for 1885-2099 only");
+    }
     println!();
     println!("Houses ({:?}):", c.houses.system);
     for (i, cusp) in c.houses.cusps.iter().enumerate() {
