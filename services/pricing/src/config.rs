@@ -210,3 +210,43 @@ impl EngineConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(extra: &[(&str, &str)]) -> Result<PricingConfig, ConfigError> {
+        let mut o: Vec<(String, String)> = vec![("env".into(), "test".into())];
+        o.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        crate::load_config(&o).map(|(_, c)| c)
+    }
+
+    #[test]
+    fn defaults_load_and_production_refuses_placeholder_stripe_secrets() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.credits.welcome_grant, 20);
+        let e = c.validate(Environment::Production).unwrap_err();
+        assert!(e.to_string().contains("stripe.secret_key"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let e = load(&[("engine.rounding_step", "0")]).unwrap_err();
+        assert!(e.to_string().contains("engine.rounding_step"), "{e}");
+        let e = load(&[("stripe.api_base", "ftp://x")]).unwrap_err();
+        assert!(e.to_string().contains("stripe.api_base"), "{e}");
+        let e = load(&[("credits.welcome_grant", "-1")]).unwrap_err();
+        assert!(e.to_string().contains("credits.welcome_grant"), "{e}");
+        let e = load(&[
+            ("engine.floor_credits", "7"),
+            ("engine.ceiling_credits", "9"),
+            ("engine.rounding_step", "5"),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("engine.rounding_step"), "{e}");
+    }
+}

@@ -81,6 +81,14 @@ impl StripeClient {
         })
     }
 
+    /// False while the secret key is the shipped development placeholder.
+    pub fn configured(&self) -> bool {
+        !self
+            .secret_key
+            .expose_secret()
+            .starts_with(platform::config::INSECURE_DEFAULT_PREFIX)
+    }
+
     /// `POST /v1/checkout/sessions` (form-encoded, `mode=payment`).
     pub async fn create_checkout_session(
         &self,
@@ -234,6 +242,12 @@ pub async fn checkout(
     body: platform::http::Json<CheckoutRequest>,
 ) -> Result<HttpResponse, AppError> {
     let package_id = body.0.package_id;
+    if !st.stripe.configured() {
+        return Err(AppError::new(
+            ErrorCode::ProviderNotConfigured,
+            "payments are not configured (set stripe.secret_key)",
+        ));
+    }
     let client = platform::db::conn(&st.pool).await?;
     let row = client
         .query_opt(
@@ -310,6 +324,14 @@ pub async fn webhook(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
+    let secret = st.cfg.stripe.webhook_secret.expose_secret();
+    if secret.starts_with(platform::config::INSECURE_DEFAULT_PREFIX) {
+        // The shipped placeholder is public: accepting it would let anyone mint credits.
+        return Err(AppError::new(
+            ErrorCode::ProviderNotConfigured,
+            "payments are not configured (set stripe.webhook_secret)",
+        ));
+    }
     let header = req
         .headers()
         .get("Stripe-Signature")
@@ -318,7 +340,7 @@ pub async fn webhook(
     verify_signature(
         header,
         &body,
-        st.cfg.stripe.webhook_secret.expose_secret().as_bytes(),
+        secret.as_bytes(),
         chrono::Utc::now().timestamp(),
         st.cfg.stripe.tolerance_secs,
     )

@@ -395,3 +395,35 @@ async fn packages_admin_crud_with_soft_delete() {
     assert_eq!(kept, 1);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn payments_say_so_when_stripe_is_not_configured() {
+    let app = spawn_with(Options {
+        overrides: vec![
+            ("stripe.secret_key", "insecure-dev-stripe-secret-key".into()),
+            (
+                "stripe.webhook_secret",
+                "insecure-dev-stripe-webhook-secret".into(),
+            ),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let package = create_package(&app).await;
+    let user = UserId::new();
+    let r = app
+        .post(
+            "/api/v1/credits/checkout",
+            Some(&app.token(user)),
+            None,
+            &json!({"package_id": package}),
+        )
+        .await;
+    assert_eq!(error_code(r).await, (503, "provider_not_configured".into()));
+    // A webhook signed with the public placeholder secret grants nothing.
+    let body = completed("evt_forged", "cs_forged", user, &package);
+    let r = deliver(&app, &body, "insecure-dev-stripe-webhook-secret", now()).await;
+    assert_eq!(error_code(r).await, (503, "provider_not_configured".into()));
+    assert_eq!(app.balance(user).await["available"], 0);
+    app.finish().await;
+}

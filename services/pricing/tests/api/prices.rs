@@ -395,3 +395,78 @@ async fn usage_events_from_jetstream_drive_the_demand_factor() {
     assert_eq!(row["revenue_credits"], 90);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn services_admin_and_http_quotes() {
+    let app = spawn_app().await;
+    let admin = app.admin_token();
+    let svc = json!({"code": "palm_reading", "name": "Palm reading", "category": "guidance", "base_price": 12,
+        "usage": {"llm_ktokens_milli": 2000, "tts_minutes_milli": 0, "avatar_minutes_milli": 0, "agora_minutes_milli": 0, "chart_computations_milli": 0}});
+    let r = app
+        .post("/api/v1/admin/pricing/services", Some(&admin), None, &svc)
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = app
+        .post("/api/v1/admin/pricing/services", Some(&admin), None, &svc)
+        .await;
+    assert_eq!(error_code(r).await, (409, "conflict".into()));
+    let r = app
+        .post(
+            "/api/v1/admin/pricing/services",
+            Some(&admin),
+            None,
+            &json!({"code": "Bad Code", "name": "x", "category": "x", "base_price": 1}),
+        )
+        .await;
+    assert_eq!(error_code(r).await.0, 422);
+    assert_eq!(price_of(&app, "palm_reading").await, 12);
+    // Editing a service never changes its price.
+    let r = app.http.put(app.url("/api/v1/admin/pricing/services/palm_reading")).header("X-Internal-Token", &admin)
+        .json(&json!({"code": "palm_reading", "name": "Palm reading (long)", "category": "guidance", "base_price": 999})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(price_of(&app, "palm_reading").await, 12);
+    let user = UserId::new();
+    let r = app
+        .post(
+            "/api/v1/pricing/quotes",
+            Some(&app.token(user)),
+            None,
+            &json!({"service_code": "palm_reading", "units": 3}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let q: Value = r.json().await.unwrap();
+    assert_eq!(q["unit_price"], 12);
+    assert_eq!(q["total"], 36);
+    let r = app
+        .post(
+            "/api/v1/pricing/quotes",
+            Some(&app.token(user)),
+            None,
+            &json!({"service_code": "nope"}),
+        )
+        .await;
+    assert_eq!(error_code(r).await.0, 404);
+    // A quote belongs to its user: nobody else can hold against it.
+    let client = app.nats_client().await;
+    let other = UserId::new();
+    app.fund(other, 100).await;
+    let e = request::<Value, Value>(
+        &client,
+        s::CREDITS_HOLD,
+        &app.ctx(other, Some("x")),
+        &json!({"quote_id": q["id"]}),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code, ErrorCode::NotFound);
+    let costs: Value = app
+        .get("/api/v1/admin/pricing/cost-inputs", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(costs["costs"]["llm_per_1k_tokens"], 200000);
+    app.finish().await;
+}
