@@ -6,7 +6,6 @@ use crate::places::{Gazetteer, Place};
 use astro::vedic::{self, ChartInput, Graha, Varga, YearLength};
 use astro::{Ayanamsa, ChartError, ChartOptions, Disambiguation, HouseSystem, NodeKind, Zodiac};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Timelike, Utc};
-use common::ErrorCode;
 use platform::AppError;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -616,11 +615,6 @@ pub fn summary(chart: &serde_json::Value, now: DateTime<Utc>) -> serde_json::Val
         "kuja_dosha": chart["kuja_dosha"]["present"],
         "running_dasha": running,
     })
-}
-
-/// Maps an error code for a flight error (see `cache`).
-pub fn is_client_error(code: &ErrorCode) -> bool {
-    !code.is_server_error()
 }
 
 #[cfg(test)]

@@ -232,3 +232,53 @@ async fn a_computed_chart_emits_an_event_through_the_outbox() {
         .get(0);
     assert_eq!(n, 1);
 }
+
+#[tokio::test]
+async fn cache_hits_do_not_wait_behind_computations() {
+    let app = spawn_with(Options {
+        overrides: vec![("cache.compute_threads", "1".into())],
+        ..Default::default()
+    })
+    .await;
+    let alice = app.user();
+    let hot = chennai_birth("2000-01-01", "00:00");
+    app.chart(&alice, &hot).await;
+    let metrics = app.app_state.cache.metrics.clone();
+    let before = metrics.computations.get();
+    // Queue many cold computations on the single compute thread ...
+    let cold = 24u64;
+    let mut tasks = Vec::new();
+    for i in 0..cold {
+        let http = app.http.clone();
+        let url = app.url("/api/v1/charts");
+        let token = alice.token.clone();
+        let body = chennai_birth("2000-01-01", &format!("01:{:02}:{:02}", i / 60, i % 60));
+        tasks.push(tokio::spawn(async move {
+            let r = http
+                .post(url)
+                .header("X-Internal-Token", token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }));
+    }
+    // ... wait until they are running ...
+    assert!(
+        testkit::wait_until(std::time::Duration::from_secs(10), || {
+            let m = metrics.clone();
+            async move { m.computations.get() > before }
+        })
+        .await
+    );
+    // ... and a hit is answered while most are still queued.
+    let hit = app.chart(&alice, &hot).await;
+    assert_eq!(hit["cached"], true);
+    let done = metrics.computations.get() - before;
+    assert!(done < cold, "the hit waited for all {cold} computations");
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(metrics.computations.get() - before, cold);
+}
