@@ -26,6 +26,7 @@ fn ctx(key: &str) -> CallContext {
 }
 
 /// `GET /api/v1/credits/balance`
+#[utoipa::path(get, path = "/api/v1/credits/balance", responses((status = 200, body = crate::ledger::Balance), (status = 401, description = "unauthorized")))]
 pub async fn balance(
     st: web::Data<AppState>,
     Authenticated(p): Authenticated,
@@ -41,6 +42,7 @@ pub struct LedgerQuery {
 }
 
 /// `GET /api/v1/credits/ledger?cursor=...` newest first.
+#[utoipa::path(get, path = "/api/v1/credits/ledger", params(("cursor" = Option<String>, Query, description = "next_cursor of the previous page"), ("limit" = Option<i64>, Query, description = "1..200, default 50")), responses((status = 200, body = crate::ledger::LedgerPage)))]
 pub async fn ledger_page(
     st: web::Data<AppState>,
     Authenticated(p): Authenticated,
@@ -56,6 +58,7 @@ pub async fn ledger_page(
 /// `POST /internal/v1/credits/holds` — the same operation as
 /// `pricing.credits.hold`, for callers that speak HTTP. Not routed by the
 /// gateway. Requires `Idempotency-Key`.
+#[utoipa::path(post, path = "/internal/v1/credits/holds", request_body = crate::ledger::HoldRequest, params(("Idempotency-Key" = String, Header, description = "required")), responses((status = 200, body = crate::ledger::HoldView), (status = 402, description = "insufficient_credits"), (status = 409, description = "quote_expired or idempotency_conflict")))]
 pub async fn hold_http(
     st: web::Data<AppState>,
     Authenticated(p): Authenticated,
@@ -68,6 +71,7 @@ pub async fn hold_http(
     Ok(HttpResponse::Ok().json(v))
 }
 
+#[utoipa::path(post, path = "/internal/v1/credits/holds/{id}/capture", request_body = AmountBody, params(("id" = String, Path, description = "hold id"), ("Idempotency-Key" = String, Header, description = "required")), responses((status = 200, body = crate::ledger::HoldView), (status = 404, description = "hold_not_found"), (status = 409, description = "hold_expired, amount_exceeds_hold, conflict")))]
 pub async fn capture_http(
     st: web::Data<AppState>,
     Authenticated(p): Authenticated,
@@ -85,6 +89,7 @@ pub async fn capture_http(
     Ok(HttpResponse::Ok().json(v))
 }
 
+#[utoipa::path(post, path = "/internal/v1/credits/holds/{id}/release", params(("id" = String, Path, description = "hold id"), ("Idempotency-Key" = String, Header, description = "required")), responses((status = 200, body = crate::ledger::HoldView), (status = 404, description = "hold_not_found")))]
 pub async fn release_http(
     st: web::Data<AppState>,
     Authenticated(p): Authenticated,
@@ -116,6 +121,7 @@ pub struct AdjustmentRequest {
 }
 
 /// `POST /api/v1/admin/pricing/adjustments` (requires `Idempotency-Key` and a reason).
+#[utoipa::path(post, path = "/api/v1/admin/pricing/adjustments", request_body = AdjustmentRequest, params(("Idempotency-Key" = String, Header, description = "required")), responses((status = 200, body = crate::ledger::Movement), (status = 402, description = "insufficient_credits")))]
 pub async fn adjust(
     st: web::Data<AppState>,
     Admin(p): Admin,
@@ -127,6 +133,7 @@ pub async fn adjust(
 
 /// `POST /api/v1/admin/pricing/refunds`: credits given back to a user (e.g.
 /// for a failed session), from the refunds account.
+#[utoipa::path(post, path = "/api/v1/admin/pricing/refunds", request_body = AdjustmentRequest, params(("Idempotency-Key" = String, Header, description = "required")), responses((status = 200, body = crate::ledger::Movement)))]
 pub async fn refund(
     st: web::Data<AppState>,
     Admin(p): Admin,
@@ -248,6 +255,7 @@ fn check_package(p: &PackageInput) -> Result<(), AppError> {
 }
 
 /// `GET /api/v1/credits/packages`: what a user can buy.
+#[utoipa::path(get, path = "/api/v1/credits/packages", responses((status = 200, description = "{items: [Package]}")))]
 pub async fn list_packages(
     st: web::Data<AppState>,
     _p: Authenticated,
@@ -282,6 +290,7 @@ pub async fn admin_list_packages(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
 }
 
+#[utoipa::path(post, path = "/api/v1/admin/pricing/packages", request_body = PackageInput, responses((status = 201, body = Package), (status = 422, description = "validation_failed")))]
 pub async fn create_package(
     st: web::Data<AppState>,
     _a: Admin,

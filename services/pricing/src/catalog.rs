@@ -57,6 +57,7 @@ fn service_row(r: &tokio_postgres::Row) -> ServiceView {
 }
 
 /// `GET /api/v1/pricing/services` (public): active services with live prices.
+#[utoipa::path(get, path = "/api/v1/pricing/services", responses((status = 200, description = "{items: [{code, name, category, unit, price}]}")))]
 pub async fn public_services(st: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let c = platform::db::conn(&st.pool).await?;
     let rows = c
@@ -379,6 +380,7 @@ const REC_COLS: &str =
 /// `POST /api/v1/admin/pricing/recommendations/generate`: runs the engine
 /// over every active service and stores pending recommendations (no price
 /// changes).
+#[utoipa::path(post, path = "/api/v1/admin/pricing/recommendations/generate", responses((status = 201, description = "{items: [RecommendationView]}")))]
 pub async fn generate(st: web::Data<AppState>, _a: Admin) -> Result<HttpResponse, AppError> {
     let e = &st.cfg.engine;
     let mut c = platform::db::conn(&st.pool).await?;
@@ -474,6 +476,7 @@ pub async fn list_recommendations(
 
 /// `POST .../recommendations/{id}/approve`: atomically makes the recommended
 /// price live (a price-history row) and marks the recommendation approved.
+#[utoipa::path(post, path = "/api/v1/admin/pricing/recommendations/{id}/approve", params(("id" = String, Path)), responses((status = 200, body = RecommendationView), (status = 409, description = "conflict")))]
 pub async fn approve(
     st: web::Data<AppState>,
     Admin(p): Admin,
@@ -482,6 +485,7 @@ pub async fn approve(
     decide(&st, p.user_id, path.into_inner(), true).await
 }
 
+#[utoipa::path(post, path = "/api/v1/admin/pricing/recommendations/{id}/reject", params(("id" = String, Path)), responses((status = 200, body = RecommendationView), (status = 409, description = "conflict")))]
 pub async fn reject(
     st: web::Data<AppState>,
     Admin(p): Admin,
@@ -581,6 +585,7 @@ pub struct OverrideInput {
     pub reason: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/admin/pricing/overrides", request_body = OverrideInput, responses((status = 201, description = "created")))]
 pub async fn create_override(
     st: web::Data<AppState>,
     Admin(p): Admin,
@@ -802,6 +807,7 @@ pub async fn create_quote(
 }
 
 /// `POST /api/v1/pricing/quotes`
+#[utoipa::path(post, path = "/api/v1/pricing/quotes", request_body = QuoteRequest, responses((status = 201, body = Quote), (status = 404, description = "not_found")))]
 pub async fn quote_http(
     st: web::Data<AppState>,
     Authenticated(p): Authenticated,

@@ -34,6 +34,25 @@ pub const MIGRATIONS: &[Migration] = platform::migrations!("../../../migrations/
             GET /api/v1/pricing/services, /api/v1/admin/pricing/{packages,services,cost-inputs,recommendations,\
             overrides,history,reports/daily,adjustments,refunds}, /internal/v1/credits/holds"
     ),
+    paths(
+        api::balance,
+        api::ledger_page,
+        api::list_packages,
+        stripe::checkout,
+        stripe::webhook,
+        catalog::quote_http,
+        catalog::public_services,
+        api::hold_http,
+        api::capture_http,
+        api::release_http,
+        api::adjust,
+        api::refund,
+        api::create_package,
+        catalog::generate,
+        catalog::approve,
+        catalog::reject,
+        catalog::create_override
+    ),
     components(schemas(
         ledger::Balance,
         ledger::HoldRequest,
@@ -52,6 +71,8 @@ pub const MIGRATIONS: &[Migration] = platform::migrations!("../../../migrations/
         catalog::Quote,
         catalog::ServiceView,
         catalog::RecommendationView,
+        catalog::OverrideInput,
+        api::AmountBody,
         common::ErrorBody
     ))
 )]

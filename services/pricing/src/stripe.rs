@@ -236,6 +236,7 @@ pub struct CheckoutResponse {
 }
 
 /// `POST /api/v1/credits/checkout`
+#[utoipa::path(post, path = "/api/v1/credits/checkout", request_body = CheckoutRequest, responses((status = 201, body = CheckoutResponse), (status = 404, description = "not_found"), (status = 502, description = "provider_error"), (status = 503, description = "provider_not_configured")))]
 pub async fn checkout(
     st: web::Data<AppState>,
     Authenticated(p): Authenticated,
@@ -319,6 +320,7 @@ fn bad_signature(e: SignatureError) -> AppError {
 }
 
 /// `POST /api/v1/payments/stripe/webhook` (public; authenticated by the signature).
+#[utoipa::path(post, path = "/api/v1/payments/stripe/webhook", params(("Stripe-Signature" = String, Header, description = "t=<unix>,v1=<hex>")), responses((status = 200, description = "accepted (or ignored)"), (status = 400, description = "bad signature")))]
 pub async fn webhook(
     st: web::Data<AppState>,
     req: HttpRequest,

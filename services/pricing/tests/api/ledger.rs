@@ -427,3 +427,51 @@ async fn balance_ledger_and_http_holds() {
     assert_eq!(app.balance(user).await["available"], 40);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn the_database_refuses_unbalanced_edited_or_negative_ledgers() {
+    let app = spawn_app().await;
+    let user = UserId::new();
+    app.fund(user, 5).await;
+    let mut db = app.db().await;
+    let (wallet, txn): (i64, uuid::Uuid) = {
+        let r = db
+            .query_one("SELECT a.id, e.transaction_id FROM accounts a JOIN entries e ON e.account_id = a.id WHERE a.kind = 'wallet'", &[])
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    // An unbalanced movement fails at commit (deferred constraint trigger).
+    let tx = db.transaction().await.unwrap();
+    let id = uuid::Uuid::now_v7();
+    tx.execute("INSERT INTO transactions (id, idempotency_key, kind, request_hash, result) VALUES ($1, 'forged', 'x', 'x', '{}')", &[&id]).await.unwrap();
+    tx.execute(
+        "INSERT INTO entries (transaction_id, account_id, amount) VALUES ($1, $2, 1000)",
+        &[&id, &wallet],
+    )
+    .await
+    .unwrap();
+    assert!(
+        tx.commit().await.is_err(),
+        "an unbalanced movement committed"
+    );
+    // Entries are append-only.
+    assert!(db
+        .execute(
+            "UPDATE entries SET amount = amount * 10 WHERE transaction_id = $1",
+            &[&txn]
+        )
+        .await
+        .is_err());
+    assert!(db
+        .execute("DELETE FROM entries WHERE transaction_id = $1", &[&txn])
+        .await
+        .is_err());
+    // A wallet cannot go negative even by a direct update.
+    assert!(db
+        .execute("UPDATE accounts SET balance = -1 WHERE id = $1", &[&wallet])
+        .await
+        .is_err());
+    assert_eq!(app.balance(user).await["available"], 5);
+    app.finish().await;
+}

@@ -54,6 +54,26 @@ async fn the_catalog_lists_the_seeded_services() {
     ] {
         assert!(codes.contains(&c), "{c} missing");
     }
+    let doc: Value = app
+        .http
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for p in [
+        "/api/v1/credits/balance",
+        "/api/v1/credits/checkout",
+        "/api/v1/payments/stripe/webhook",
+        "/api/v1/pricing/quotes",
+    ] {
+        assert!(
+            doc["paths"].get(p).is_some(),
+            "{p} missing from the OpenAPI document"
+        );
+    }
     app.finish().await;
 }
 
