@@ -262,7 +262,32 @@ async fn main() -> anyhow::Result<()> {
         .map(str::to_owned)
         .unwrap_or_default();
 
+    // Gazetteer search, in process (the handler adds JSON and HTTP).
+    let queries = [
+        "a", "ch", "chen", "new y", "san", "mumb", "los ang", "be", "kol", "zür", "madras", "st",
+    ];
+    let mut search = Vec::new();
+    for _ in 0..20 {
+        for q in queries {
+            let t = Instant::now();
+            let r = state.places.search(q, 10);
+            search.push(t.elapsed().as_micros() as u64);
+            anyhow::ensure!(!r.is_empty(), "no place for {q}");
+        }
+    }
+    search.sort_unstable();
+    let places_url = format!("{charts_url}/api/v1/places?q=chen&limit=10");
+    let places_http = load(seconds.min(3.0), concurrency, move |c| c.get(&places_url)).await?;
+
     println!("chart document: {} bytes", body.len());
+    println!(
+        "place search in process ({} queries, 1-7 letters): p50 {:.3} ms   p99 {:.3} ms   max {:.3} ms",
+        search.len(),
+        pct(&search, 0.5) as f64 / 1000.0,
+        pct(&search, 0.99) as f64 / 1000.0,
+        search.last().copied().unwrap_or(0) as f64 / 1000.0
+    );
+    row("GET /places?q=chen&limit=10 (HTTP)", &places_http);
     println!(
         "cold miss (n={cold_n}, sequential, new instant each): p50 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
         pct(&cold, 0.5) as f64 / 1000.0,

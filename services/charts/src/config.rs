@@ -103,3 +103,35 @@ impl ChartsConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn load(overrides: &[(&str, &str)]) -> Result<(), ConfigError> {
+        let o: Vec<(String, String)> = overrides
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        crate::load_config(&o).map(|_| ())
+    }
+
+    #[test]
+    fn defaults_load_and_bad_values_name_their_key() {
+        let (base, cfg) = crate::load_config(&[]).unwrap();
+        assert_eq!(base.http.port, DEFAULT_PORT);
+        assert_eq!(base.service, "charts");
+        assert!(cfg.compute_threads() >= 1);
+        for (key, value) in [
+            ("cache.lru_capacity", "0"),
+            ("cache.compute_threads", "1000"),
+            ("cache.hit_flush_ms", "0"),
+            ("places.default_limit", "0"),
+            ("places.max_zone_distance_km", "-1"),
+        ] {
+            let e = load(&[(key, value)]).unwrap_err().to_string();
+            assert!(e.contains(key), "{key}: {e}");
+        }
+    }
+}

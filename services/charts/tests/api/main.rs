@@ -5,9 +5,11 @@
 mod admin;
 mod cache;
 mod charts;
+
 mod helpers;
 mod nats;
 mod panchang;
 mod places;
 mod profiles;
+mod through_gateway;
 mod validation;
