@@ -123,6 +123,7 @@ pub async fn leg(
 /// Writes the entries of a movement and updates the materialized balances.
 /// Fails with `insufficient_credits` (and the caller rolls back) when a user
 /// account would go below zero.
+#[tracing::instrument(skip_all, fields(txn = %txn))]
 pub async fn post(tx: &Transaction<'_>, txn: Uuid, legs: &[Leg]) -> Result<(), AppError> {
     let sum: i128 = legs.iter().map(|l| i128::from(l.amount)).sum();
     if sum != 0 {
@@ -440,6 +441,7 @@ pub fn acting_user(
     }
 }
 
+#[tracing::instrument(skip_all, fields(user = %principal.user_id))]
 pub async fn hold(
     st: &AppState,
     ctx: &CallContext,
@@ -620,6 +622,7 @@ fn check_active(h: &HoldRow) -> Result<(), AppError> {
     }
 }
 
+#[tracing::instrument(skip_all, fields(user = %principal.user_id, hold = %req.hold_id))]
 pub async fn capture(
     st: &AppState,
     ctx: &CallContext,
@@ -704,6 +707,7 @@ pub async fn capture(
     Ok(view)
 }
 
+#[tracing::instrument(skip_all, fields(user = %principal.user_id, hold = %req.hold_id))]
 pub async fn release(
     st: &AppState,
     principal: &common::Principal,
@@ -767,6 +771,7 @@ async fn release_locked(
 }
 
 /// Releases expired holds, one transaction each. Returns how many.
+#[tracing::instrument(skip_all)]
 pub async fn sweep_expired(st: &AppState) -> Result<usize, AppError> {
     let mut n = 0;
     loop {

@@ -366,6 +366,7 @@ fn str_at<'a>(v: &'a serde_json::Value, path: &[&str]) -> Option<&'a str> {
     cur.as_str()
 }
 
+#[tracing::instrument(skip_all, fields(event = %event.id))]
 async fn session_paid(st: &AppState, event: &StripeEvent) -> Result<(), AppError> {
     let o = &event.data.object;
     let session_id = str_at(o, &["id"])
@@ -471,6 +472,7 @@ async fn session_paid(st: &AppState, event: &StripeEvent) -> Result<(), AppError
     Ok(())
 }
 
+#[tracing::instrument(skip_all, fields(event = %event.id))]
 async fn charge_refunded(st: &AppState, event: &StripeEvent) -> Result<(), AppError> {
     let o = &event.data.object;
     let Some(intent) = str_at(o, &["payment_intent"]) else {

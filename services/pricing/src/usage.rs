@@ -15,6 +15,7 @@ pub const CONSUMER: &str = "pricing-usage";
 pub const STREAM: &str = "EVT_PRICING";
 pub const SUBJECT: &str = "evt.pricing.credits.spent";
 
+#[tracing::instrument(skip_all, fields(event = %d.envelope.id))]
 pub async fn handle(st: &AppState, d: Delivery<CreditsSpent>) -> anyhow::Result<()> {
     let Some(code) = d.envelope.data.service_code.as_deref() else {
         return Ok(()); // spending not tied to a catalogued service

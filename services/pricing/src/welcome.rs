@@ -14,6 +14,7 @@ pub const CONSUMER: &str = "pricing-welcome";
 pub const STREAM: &str = "EVT_GATEWAY";
 pub const SUBJECT: &str = "evt.gateway.user.registered";
 
+#[tracing::instrument(skip_all, fields(event = %d.envelope.id))]
 pub async fn handle(st: &AppState, d: Delivery<UserRegistered>) -> anyhow::Result<()> {
     let user = d.envelope.data.user_id;
     let amount = st.cfg.credits.welcome_grant;
