@@ -1,7 +1,7 @@
 # Recipes a person runs; ./dev.sh installs what they need first, and CI
 # (.ci/run) runs the same ones.
 
-services := "gateway"
+services := "gateway charts pricing"
 db_url := env_var_or_default("JYOTIFLOW__DATABASE__URL", "postgres://postgres@127.0.0.1:5432/jyotiflow")
 
 default:
@@ -41,6 +41,7 @@ up: build
       ./target/release/$s healthcheck && echo "$s ready" || { echo "$s did not become ready; see .local/logs/$s.log"; exit 1; }
     done
     echo "gateway: http://127.0.0.1:8080  (try: curl http://127.0.0.1:8080/readyz)"
+    echo "charts 8081, pricing 8082 (reach them through the gateway under /api/v1/...)"
 
 # Stop what `up` started.
 down:
@@ -57,6 +58,14 @@ build:
 # Gateway benchmark: authenticated GET through the gateway vs the upstream directly, and login throughput.
 bench-gateway *args:
     cargo run --release -p gateway --example bench -- {{args}}
+
+# Charts: cache hits direct and through the gateway, cold misses, pgbench on the lookup SELECT.
+bench-charts *args:
+    cargo run --release -p charts --example bench -- {{args}}
+
+# Pricing: hold+capture pairs over NATS and HTTP, pgbench on the same SQL transaction.
+bench-pricing *args:
+    cargo run --release -p pricing --example bench -- {{args}}
 
 # Astro engine: charts per second, ours vs pyswisseph side by side (installs pyswisseph for the comparison only).
 bench-astro seconds="5":
