@@ -5,6 +5,7 @@
 mod admin;
 mod cache;
 mod charts;
+mod faults;
 
 mod helpers;
 mod nats;
