@@ -229,10 +229,6 @@ impl ChartCache {
         })
     }
 
-    pub fn compute_threads(&self) -> usize {
-        self.permits.available_permits()
-    }
-
     fn lru_get(&self, key: &str) -> Option<Arc<CachedChart>> {
         lock(&self.lru).get(&key.to_owned()).cloned()
     }
@@ -307,9 +303,14 @@ impl ChartCache {
         };
         let (chart, source) = flight.await?;
         match source {
-            Source::Computed => self.metrics.misses.inc(),
-            _ => self.metrics.hits_database.inc(),
-        };
+            Source::Computed => {
+                self.metrics.misses.inc();
+            }
+            _ => {
+                self.metrics.hits_database.inc();
+                self.record_hit(&n.key);
+            }
+        }
         Ok((chart, source))
     }
 
@@ -330,7 +331,6 @@ impl ChartCache {
                 .await
                 .map_err(platform::db::q)?;
             if let Some(row) = row {
-                self.record_hit(&n.key);
                 let chart: String = row.get(1);
                 return Ok((
                     Arc::new(CachedChart {
