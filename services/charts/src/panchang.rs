@@ -8,7 +8,10 @@ use platform::AppError;
 use serde_json::json;
 
 fn local(jd: f64, tz: &chrono_tz::Tz) -> Option<String> {
-    jd_to_utc(jd).map(|t: DateTime<Utc>| t.with_timezone(tz).to_rfc3339())
+    jd_to_utc(jd).map(|t: DateTime<Utc>| {
+        t.with_timezone(tz)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+    })
 }
 
 fn span(s: vedic::TimeSpan, tz: &chrono_tz::Tz) -> serde_json::Value {
