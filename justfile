@@ -57,15 +57,15 @@ build:
 
 # Gateway benchmark: authenticated GET through the gateway vs the upstream directly, and login throughput.
 bench-gateway *args:
-    cargo run --release -p gateway --example bench -- {{args}}
+    cargo run --release -p gateway --example gateway_bench -- {{args}}
 
 # Charts: cache hits direct and through the gateway, cold misses, pgbench on the lookup SELECT.
 bench-charts *args:
-    cargo run --release -p charts --example bench -- {{args}}
+    cargo run --release -p charts --example charts_bench -- {{args}}
 
 # Pricing: hold+capture pairs over NATS and HTTP, pgbench on the same SQL transaction.
 bench-pricing *args:
-    cargo run --release -p pricing --example bench -- {{args}}
+    cargo run --release -p pricing --example pricing_bench -- {{args}}
 
 # Astro engine: charts per second, ours vs pyswisseph side by side (installs pyswisseph for the comparison only).
 bench-astro seconds="5":

@@ -373,6 +373,15 @@ impl RpcServer {
         Ok(())
     }
 
+    /// Waits (at most `timeout`) until the server has every subscription
+    /// made so far, so a request sent right after start-up finds a
+    /// responder. Call once after registering the endpoints; bounded, so a
+    /// NATS outage at start delays start-up by `timeout` at most (the client
+    /// re-subscribes by itself when NATS returns).
+    pub async fn sync(&self, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, self.client.flush()).await;
+    }
+
     /// Drains every subscription, lets in-flight handlers finish (up to
     /// `deadline`), then flushes replies.
     pub async fn drain(mut self, deadline: Duration) {

@@ -190,9 +190,7 @@ impl Application {
         )?;
         let mut rpc = runtime.rpc_server().await?;
         rpc::register(&mut rpc, state.clone().into_inner()).await?;
-        // Make sure the server has our subscriptions before we call ourselves
-        // ready (bounded: NATS may be down at start, and that must not block).
-        let _ = tokio::time::timeout(Duration::from_secs(2), runtime.nats.flush()).await;
+        rpc.sync(Duration::from_secs(2)).await;
         tracing::info!(port, compute_threads, "charts listening");
         Ok(Application {
             port,

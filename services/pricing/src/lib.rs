@@ -185,6 +185,7 @@ impl Application {
         )?;
         let mut rpc = runtime.rpc_server().await?;
         rpc::register(&mut rpc, state.clone()).await?;
+        rpc.sync(std::time::Duration::from_secs(2)).await;
         let js = runtime.js.clone();
         let welcome_state = state.clone();
         runtime.spawn(move |token| {

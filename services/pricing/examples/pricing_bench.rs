@@ -7,7 +7,7 @@
 //!
 //! Needs the local PostgreSQL (TEST_DATABASE_URL), `nats-server` and pgbench
 //! (`/usr/lib/postgresql/15/bin/pgbench`, or PGBENCH):
-//! `cargo run --release -p pricing --example bench -- [seconds] [concurrency] [users]`.
+//! `cargo run --release -p pricing --example pricing_bench -- [seconds] [concurrency] [users]`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -9,7 +9,7 @@
 //!
 //! Needs the local PostgreSQL (TEST_DATABASE_URL), `nats-server` and
 //! `pgbench` (PGBENCH, default /usr/lib/postgresql/15/bin/pgbench):
-//! `cargo run --release -p charts --example bench -- [seconds] [concurrency] [cold requests]`.
+//! `cargo run --release -p charts --example charts_bench -- [seconds] [concurrency] [cold requests]`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

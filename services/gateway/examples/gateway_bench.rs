@@ -5,7 +5,7 @@
 //! * login throughput with the configured Argon2id parameters.
 //!
 //! Needs the local PostgreSQL (TEST_DATABASE_URL) and `nats-server`:
-//! `just bench-gateway` or `cargo run --release -p gateway --example bench -- [seconds] [concurrency]`.
+//! `just bench-gateway` or `cargo run --release -p gateway --example gateway_bench -- [seconds] [concurrency]`.
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use platform::auth::Authenticated;
