@@ -1,11 +1,101 @@
 //! What every service binary does besides serving: `migrate` (the only way
 //! migrations run) and `healthcheck` (for container probes).
 
-use crate::config::BaseConfig;
+use crate::config::{BaseConfig, ConfigError};
 use crate::migrate::Migration;
 use std::future::Future;
 use std::io::{Read, Write};
+use std::process::ExitCode;
 use std::time::Duration;
+
+/// The subcommands every service binary has. A service with more (the
+/// gateway's `create-admin`) flattens this into its own enum.
+#[derive(clap::Subcommand, Clone, Debug)]
+pub enum Command {
+    /// Serve HTTP and NATS (the default in containers).
+    Serve,
+    /// Apply database migrations (safe to run from many replicas at once).
+    Migrate,
+    /// Exit 0 when the local instance is ready (`--live` checks liveness only).
+    Healthcheck {
+        #[arg(long)]
+        live: bool,
+    },
+}
+
+/// Runs a standard subcommand: configuration errors exit 2 naming the key;
+/// `healthcheck` probes the local instance; `migrate` applies the platform's
+/// and the service's migrations; `serve` runs `serve(base, cfg)` (which
+/// builds the application, installs the signal handlers and waits).
+pub fn run_standard<C, S, F>(
+    service: &str,
+    command: Command,
+    loaded: Result<(BaseConfig, C), ConfigError>,
+    migrations: &[Migration],
+    serve: S,
+) -> ExitCode
+where
+    S: FnOnce(BaseConfig, C) -> F,
+    F: Future<Output = anyhow::Result<()>>,
+{
+    let (base, cfg) = match loaded {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{service}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match command {
+        Command::Healthcheck { live } => {
+            let path = if live { "/healthz" } else { "/readyz" };
+            match healthcheck(&base.http.host, base.http.port, path) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("{service}: not healthy: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Migrate => run_task(service, &base, async {
+            let report = migrate(&base, migrations).await?;
+            println!(
+                "migrations applied: {:?}; already applied: {}",
+                report.applied, report.already
+            );
+            Ok(())
+        }),
+        Command::Serve => {
+            let telemetry_cfg = base.clone();
+            run_task(service, &telemetry_cfg, serve(base, cfg))
+        }
+    }
+}
+
+/// Installs telemetry (before the async runtime, as the OTLP exporter
+/// needs), runs `task` on a multi-threaded runtime, flushes telemetry, and
+/// maps the outcome to an exit code (errors printed with their causes).
+pub fn run_task<F: Future<Output = anyhow::Result<()>>>(
+    service: &str,
+    base: &BaseConfig,
+    task: F,
+) -> ExitCode {
+    let mut telemetry = match crate::telemetry::init(&base.service, &base.telemetry) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{service}: telemetry: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = block_on(task);
+    telemetry.shutdown();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{service}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// Platform migrations applied into every service schema before its own.
 pub const PLATFORM_MIGRATIONS: &[Migration] = &[Migration {
