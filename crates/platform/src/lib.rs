@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod http_client;
 pub mod jwt;
 pub mod metrics;
 pub mod migrate;

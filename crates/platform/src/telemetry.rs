@@ -71,6 +71,8 @@ pub fn init(service: &str, cfg: &TelemetryConfig) -> anyhow::Result<TelemetryGua
 }
 
 fn build_provider(service: &str, endpoint: &str) -> anyhow::Result<SdkTracerProvider> {
+    // The exporter builds a reqwest client, which needs the TLS provider.
+    crate::http_client::install_tls_provider();
     use opentelemetry_otlp::WithExportConfig;
     let url = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
     let exporter = opentelemetry_otlp::SpanExporter::builder()

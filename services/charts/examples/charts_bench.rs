@@ -34,7 +34,7 @@ async fn load<F>(seconds: f64, concurrency: usize, make: F) -> anyhow::Result<St
 where
     F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync + Clone + 'static,
 {
-    let client = reqwest::Client::builder()
+    let client = platform::http_client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;
     for _ in 0..concurrency {
@@ -141,7 +141,7 @@ async fn main() -> anyhow::Result<()> {
     let gw_stop = gw.shutdown_token();
     let gw_task = tokio::spawn(gw.run_until_stopped());
 
-    let http = reqwest::Client::new();
+    let http = platform::http_client::client();
     let reg: serde_json::Value = http
         .post(format!("{gw_url}/api/v1/auth/register"))
         .json(&serde_json::json!({"email": "bench@example.com", "password": "bench passphrase 108", "display_name": "Bench"}))

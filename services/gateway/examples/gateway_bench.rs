@@ -27,7 +27,7 @@ async fn load<F>(seconds: f64, concurrency: usize, make: F) -> anyhow::Result<St
 where
     F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync + Clone + 'static,
 {
-    let client = reqwest::Client::builder()
+    let client = platform::http_client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;
     // Warm up connections.
@@ -141,7 +141,7 @@ async fn main() -> anyhow::Result<()> {
     let token = app.shutdown_token();
     let server = tokio::spawn(app.run_until_stopped());
 
-    let http = reqwest::Client::new();
+    let http = platform::http_client::client();
     let password = "bench passphrase 108";
     let reg: serde_json::Value = http
         .post(format!("{gw}/api/v1/auth/register"))

@@ -64,7 +64,7 @@ impl utoipa::Modify for BearerAuth {
 }
 
 pub fn build_state(runtime: &Runtime, cfg: GatewayConfig) -> anyhow::Result<GatewayState> {
-    let http = reqwest::Client::builder()
+    let http = platform::http_client::builder()
         .connect_timeout(Duration::from_millis(cfg.proxy.connect_timeout_ms))
         .read_timeout(Duration::from_millis(cfg.proxy.read_timeout_ms))
         .pool_max_idle_per_host(cfg.proxy.pool_idle_per_host)
@@ -183,7 +183,7 @@ pub async fn create_admin(
             base.internal_auth.ttl_secs,
         ),
         outbox: Default::default(),
-        http: reqwest::Client::new(),
+        http: platform::http_client::client(),
         cfg,
     };
     let email_n =

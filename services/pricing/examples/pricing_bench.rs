@@ -247,7 +247,7 @@ async fn main() -> anyhow::Result<()> {
         user_id: UserId::new(),
         roles: vec![Role::Admin],
     })?;
-    let http = reqwest::Client::builder()
+    let http = platform::http_client::builder()
         .pool_max_idle_per_host(concurrency * 2)
         .build()?;
     let base_url = format!("http://127.0.0.1:{port}");

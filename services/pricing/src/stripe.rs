@@ -70,7 +70,7 @@ pub struct NewSession<'a> {
 
 impl StripeClient {
     pub fn new(cfg: &crate::config::StripeConfig) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
+        let http = platform::http_client::builder()
             .timeout(Duration::from_millis(cfg.timeout_ms))
             .redirect(reqwest::redirect::Policy::none())
             .build()?;

@@ -94,7 +94,7 @@ pub async fn spawn_with(opts: Options) -> TestApp {
     let handle = tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
-        http: reqwest::Client::builder()
+        http: platform::http_client::builder()
             .timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(256)
             .build()

@@ -25,7 +25,7 @@ async fn charts_places_and_panchang_through_the_gateway() {
     let gw_url = format!("http://127.0.0.1:{}", gw.port());
     let stop = gw.shutdown_token();
     let _task = tokio::spawn(gw.run_until_stopped());
-    let http = reqwest::Client::new();
+    let http = platform::http_client::client();
 
     // Public routes need no account.
     let r = http

@@ -198,7 +198,7 @@ async fn connections_never_exceed_max_connections_under_500_concurrent_requests(
             (max, samples)
         })
     };
-    let client = reqwest::Client::builder()
+    let client = platform::http_client::builder()
         .pool_max_idle_per_host(500)
         .build()
         .unwrap();

@@ -93,7 +93,7 @@ pub async fn spawn_with(opts: Options) -> TestApp {
     let handle = tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
-        http: reqwest::Client::builder()
+        http: platform::http_client::builder()
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap(),

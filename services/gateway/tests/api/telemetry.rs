@@ -67,7 +67,7 @@ async fn traces_continue_across_the_gateway_and_are_exported() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let http = reqwest::Client::new();
+    let http = platform::http_client::client();
     let ready = testkit::wait_until(Duration::from_secs(10), || {
         let http = http.clone();
         async move {

@@ -111,7 +111,7 @@ pub async fn spawn_with(opts: Options) -> TestApp {
     assert!(answered, "the pricing endpoints never answered over NATS");
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
-        http: reqwest::Client::builder()
+        http: platform::http_client::builder()
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap(),
