@@ -10,6 +10,9 @@
 //!   `/usr/lib/postgresql/15/bin`) that can be stopped and started.
 //! * [`logs`]: captured log output, to assert that secrets never appear.
 //! * [`wait_until`]: polls a condition until a deadline (never a bare sleep).
+//! * [`Backing`] and [`Running`]: what every service's test harness needs to
+//!   run one app instance in-process on port 0 against its own database and
+//!   NATS server, with the settings tests share.
 
 use std::future::Future;
 use std::io::Write;
@@ -323,6 +326,117 @@ impl Drop for PgServer {
     fn drop(&mut self) {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The database and NATS server one app instance under test uses.
+pub struct Backing {
+    pub database_url: String,
+    pub nats_url: String,
+    /// The fresh database, when this Backing created it (dropped with it).
+    pub db: Option<TestDb>,
+    /// The private NATS server, when this Backing started it.
+    pub nats: Option<NatsServer>,
+}
+
+impl Backing {
+    /// Uses the given database / NATS URLs, or creates a fresh database and
+    /// starts a private nats-server for those not given.
+    pub async fn new(
+        database_url: Option<String>,
+        nats_url: Option<String>,
+    ) -> anyhow::Result<Backing> {
+        init_logs();
+        let (db, database_url) = match database_url {
+            Some(u) => (None, u),
+            None => {
+                let db = TestDb::create().await?;
+                let url = db.url.clone();
+                (Some(db), url)
+            }
+        };
+        let (nats, nats_url) = match nats_url {
+            Some(u) => (None, u),
+            None => {
+                let n = NatsServer::start()?;
+                let url = n.url();
+                (Some(n), url)
+            }
+        };
+        Ok(Backing {
+            database_url,
+            nats_url,
+            db,
+            nats,
+        })
+    }
+
+    /// Configuration overrides every service test starts from (test
+    /// environment, port 0, two workers, short timeouts, a fast outbox),
+    /// then `extra` (key, value) pairs, which replace or add.
+    pub fn overrides(&self, extra: &[(&str, String)]) -> Vec<(String, String)> {
+        let mut o: Vec<(String, String)> = [
+            ("env", "test"),
+            ("http.port", "0"),
+            ("http.workers", "2"),
+            ("http.shutdown_timeout_secs", "5"),
+            ("database.wait_timeout_ms", "5000"),
+            ("database.create_timeout_ms", "2000"),
+            ("database.connect_timeout_ms", "2000"),
+            ("nats.request_timeout_ms", "5000"),
+            ("outbox.poll_interval_ms", "100"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        o.push(("database.url".into(), self.database_url.clone()));
+        o.push(("nats.url".into(), self.nats_url.clone()));
+        for (k, v) in extra {
+            o.retain(|(ok, _)| ok != k);
+            o.push(((*k).to_owned(), v.clone()));
+        }
+        o
+    }
+}
+
+/// A service application running on the test's runtime; cancelled when dropped.
+pub struct Running {
+    pub port: u16,
+    pub address: String,
+    token: tokio_util::sync::CancellationToken,
+    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Running {
+    /// Spawns `run` (the app's `run_until_stopped()`); `token` is its shutdown token.
+    pub fn spawn<F>(port: u16, token: tokio_util::sync::CancellationToken, run: F) -> Running
+    where
+        F: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        Running {
+            port,
+            address: format!("http://127.0.0.1:{port}"),
+            token,
+            handle: Some(tokio::spawn(run)),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Shuts the app down gracefully and waits (up to 15 s) for it.
+    pub async fn stop(&mut self) {
+        self.token.cancel();
+        if let Some(h) = self.handle.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(15), h).await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.token.cancel();
     }
 }
 

@@ -4,7 +4,6 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 use std::time::Duration;
 use testkit::{NatsServer, TestDb};
-use tokio_util::sync::CancellationToken;
 
 /// The development default the app uses in tests (the gateway signs with it).
 pub const INTERNAL_SECRET: &str = "insecure-dev-internal-token-secret-change-me";
@@ -27,35 +26,8 @@ pub struct TestApp {
     _nats: Option<NatsServer>,
     pub app_state: actix_web::web::Data<charts::state::AppState>,
     _db: Option<TestDb>,
-    token: CancellationToken,
-    _handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _running: testkit::Running,
     auth: InternalAuth,
-}
-
-pub fn overrides(
-    database_url: &str,
-    nats_url: &str,
-    extra: &[(&'static str, String)],
-) -> Vec<(String, String)> {
-    let mut o: Vec<(String, String)> = vec![
-        ("env".into(), "test".into()),
-        ("http.port".into(), "0".into()),
-        ("http.workers".into(), "2".into()),
-        ("http.shutdown_timeout_secs".into(), "5".into()),
-        ("database.url".into(), database_url.into()),
-        ("database.wait_timeout_ms".into(), "5000".into()),
-        ("database.create_timeout_ms".into(), "2000".into()),
-        ("database.connect_timeout_ms".into(), "2000".into()),
-        ("nats.url".into(), nats_url.into()),
-        ("nats.request_timeout_ms".into(), "5000".into()),
-        ("outbox.poll_interval_ms".into(), "100".into()),
-        ("cache.hit_flush_ms".into(), "100".into()),
-    ];
-    for (k, v) in extra {
-        o.retain(|(ok, _)| ok != k);
-        o.push(((*k).to_owned(), v.clone()));
-    }
-    o
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -63,37 +35,29 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_with(opts: Options) -> TestApp {
-    testkit::init_logs();
-    let (db, database_url) = match opts.database_url {
-        Some(u) => (None, u),
-        None => {
-            let db = TestDb::create().await.expect("create test database");
-            let url = db.url.clone();
-            (Some(db), url)
-        }
-    };
-    let (nats, nats_url) = match opts.nats_url {
-        Some(u) => (None, u),
-        None => {
-            let n = NatsServer::start().expect("start nats-server");
-            let url = n.url();
-            (Some(n), url)
-        }
-    };
-    let o = overrides(&database_url, &nats_url, &opts.overrides);
-    let (base, cfg) = charts::load_config(&o).expect("config");
+    let backing = testkit::Backing::new(opts.database_url, opts.nats_url)
+        .await
+        .expect("database and NATS");
+    let mut extra: Vec<(&str, String)> = vec![("cache.hit_flush_ms", "100".into())];
+    extra.extend(opts.overrides.iter().cloned());
+    let (base, cfg) = charts::load_config(&backing.overrides(&extra)).expect("config");
     platform::cli::migrate(&base, charts::MIGRATIONS)
         .await
         .expect("migrate");
     let app = charts::Application::build(base, cfg)
         .await
         .expect("build app");
-    let port = app.port();
-    let token = app.shutdown_token();
     let app_state = app.state();
-    let handle = tokio::spawn(app.run_until_stopped());
+    let running =
+        testkit::Running::spawn(app.port(), app.shutdown_token(), app.run_until_stopped());
+    let testkit::Backing {
+        database_url,
+        nats_url,
+        db,
+        nats,
+    } = backing;
     TestApp {
-        address: format!("http://127.0.0.1:{port}"),
+        address: running.address.clone(),
         http: platform::http_client::builder()
             .timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(256)
@@ -104,8 +68,7 @@ pub async fn spawn_with(opts: Options) -> TestApp {
         _nats: nats,
         app_state,
         _db: db,
-        token,
-        _handle: handle,
+        _running: running,
         auth: InternalAuth::new(SecretString::from(INTERNAL_SECRET), 300),
     }
 }
@@ -193,12 +156,6 @@ impl TestApp {
             .await
             .unwrap()
             .get(0)
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.token.cancel();
     }
 }
 

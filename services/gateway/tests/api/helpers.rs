@@ -1,6 +1,5 @@
 use std::time::Duration;
 use testkit::{NatsServer, TestDb};
-use tokio_util::sync::CancellationToken;
 
 pub const PASSWORD: &str = "a quiet lotus 108";
 
@@ -24,36 +23,38 @@ pub struct TestApp {
     pub nats: Option<NatsServer>,
     /// Dropped (and the database with it) when the app is dropped.
     _db: Option<TestDb>,
-    token: CancellationToken,
-    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    running: testkit::Running,
 }
+
+/// The gateway's test settings on top of testkit's: short database timeouts
+/// (fault tests measure them) and cheaper hashing (the default Argon2 cost is
+/// benchmarked separately).
+const GATEWAY_TEST_SETTINGS: &[(&str, &str)] = &[
+    ("database.wait_timeout_ms", "1000"),
+    ("database.create_timeout_ms", "1000"),
+    ("database.connect_timeout_ms", "1000"),
+    ("nats.request_timeout_ms", "2000"),
+    ("auth.argon2_memory_kib", "8192"),
+    ("auth.argon2_iterations", "1"),
+];
 
 pub fn overrides(
     database_url: &str,
     nats_url: &str,
     extra: &[(&'static str, String)],
 ) -> Vec<(String, String)> {
-    let mut o: Vec<(String, String)> = vec![
-        ("env".into(), "test".into()),
-        ("http.port".into(), "0".into()),
-        ("http.workers".into(), "2".into()),
-        ("http.shutdown_timeout_secs".into(), "5".into()),
-        ("database.url".into(), database_url.into()),
-        ("database.wait_timeout_ms".into(), "1000".into()),
-        ("database.create_timeout_ms".into(), "1000".into()),
-        ("database.connect_timeout_ms".into(), "1000".into()),
-        ("nats.url".into(), nats_url.into()),
-        ("nats.request_timeout_ms".into(), "2000".into()),
-        ("outbox.poll_interval_ms".into(), "100".into()),
-        // Cheaper hashing keeps the suite fast; the defaults are benchmarked separately.
-        ("auth.argon2_memory_kib".into(), "8192".into()),
-        ("auth.argon2_iterations".into(), "1".into()),
-    ];
-    for (k, v) in extra {
-        o.retain(|(ok, _)| ok != k);
-        o.push(((*k).to_owned(), v.clone()));
-    }
-    o
+    let backing = testkit::Backing {
+        database_url: database_url.to_owned(),
+        nats_url: nats_url.to_owned(),
+        db: None,
+        nats: None,
+    };
+    let mut all: Vec<(&str, String)> = GATEWAY_TEST_SETTINGS
+        .iter()
+        .map(|(k, v)| (*k, (*v).to_owned()))
+        .collect();
+    all.extend(extra.iter().cloned());
+    backing.overrides(&all)
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -61,24 +62,10 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_with(opts: Options) -> TestApp {
-    testkit::init_logs();
-    let (db, database_url) = match opts.database_url {
-        Some(u) => (None, u),
-        None => {
-            let db = TestDb::create().await.expect("create test database");
-            let url = db.url.clone();
-            (Some(db), url)
-        }
-    };
-    let (nats, nats_url) = match opts.nats_url {
-        Some(u) => (None, u),
-        None => {
-            let n = NatsServer::start().expect("start nats-server");
-            let url = n.url();
-            (Some(n), url)
-        }
-    };
-    let o = overrides(&database_url, &nats_url, &opts.overrides);
+    let backing = testkit::Backing::new(opts.database_url, opts.nats_url)
+        .await
+        .expect("database and NATS");
+    let o = overrides(&backing.database_url, &backing.nats_url, &opts.overrides);
     let (base, cfg) = gateway::load_config(&o).expect("config");
     if !opts.skip_migrate {
         platform::cli::migrate(&base, gateway::MIGRATIONS)
@@ -88,11 +75,16 @@ pub async fn spawn_with(opts: Options) -> TestApp {
     let app = gateway::Application::build(base, cfg)
         .await
         .expect("build app");
-    let port = app.port();
-    let token = app.shutdown_token();
-    let handle = tokio::spawn(app.run_until_stopped());
+    let running =
+        testkit::Running::spawn(app.port(), app.shutdown_token(), app.run_until_stopped());
+    let testkit::Backing {
+        database_url,
+        nats_url,
+        db,
+        nats,
+    } = backing;
     TestApp {
-        address: format!("http://127.0.0.1:{port}"),
+        address: running.address.clone(),
         http: platform::http_client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -101,8 +93,7 @@ pub async fn spawn_with(opts: Options) -> TestApp {
         nats_url,
         nats,
         _db: db,
-        token,
-        handle: Some(handle),
+        running,
     }
 }
 
@@ -160,16 +151,7 @@ impl TestApp {
 
     /// Shuts the app down gracefully and waits for it.
     pub async fn stop(&mut self) {
-        self.token.cancel();
-        if let Some(h) = self.handle.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(15), h).await;
-        }
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.token.cancel();
+        self.running.stop().await;
     }
 }
 

@@ -4,7 +4,6 @@ use platform::nats::CallContext;
 use secrecy::SecretString;
 use std::time::Duration;
 use testkit::{NatsServer, TestDb};
-use tokio_util::sync::CancellationToken;
 
 pub const DEV_INTERNAL_SECRET: &str = "insecure-dev-internal-token-secret-change-me";
 pub const WEBHOOK_SECRET: &str = "whsec_test_secret";
@@ -26,36 +25,20 @@ pub struct TestApp {
     pub nats: Option<NatsServer>,
     pub db_guard: Option<TestDb>,
     pub auth: InternalAuth,
-    token: CancellationToken,
-    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    running: testkit::Running,
 }
 
-pub fn overrides(
-    database_url: &str,
-    nats_url: &str,
-    extra: &[(&'static str, String)],
-) -> Vec<(String, String)> {
-    let mut o: Vec<(String, String)> = vec![
-        ("env".into(), "test".into()),
-        ("http.port".into(), "0".into()),
-        ("http.workers".into(), "2".into()),
-        ("http.shutdown_timeout_secs".into(), "5".into()),
-        ("database.url".into(), database_url.into()),
-        ("database.wait_timeout_ms".into(), "10000".into()),
-        ("database.create_timeout_ms".into(), "2000".into()),
-        ("database.connect_timeout_ms".into(), "2000".into()),
-        ("nats.url".into(), nats_url.into()),
-        ("nats.request_timeout_ms".into(), "2000".into()),
-        ("outbox.poll_interval_ms".into(), "100".into()),
-        ("credits.sweep_interval_ms".into(), "100".into()),
-        ("stripe.webhook_secret".into(), WEBHOOK_SECRET.into()),
-        ("stripe.secret_key".into(), "sk_test_123".into()),
+/// Pricing's test settings on top of testkit's.
+fn pricing_settings(extra: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+    let mut all: Vec<(&'static str, String)> = vec![
+        ("database.wait_timeout_ms", "10000".into()),
+        ("nats.request_timeout_ms", "2000".into()),
+        ("credits.sweep_interval_ms", "100".into()),
+        ("stripe.webhook_secret", WEBHOOK_SECRET.into()),
+        ("stripe.secret_key", "sk_test_123".into()),
     ];
-    for (k, v) in extra {
-        o.retain(|(ok, _)| ok != k);
-        o.push(((*k).to_owned(), v.clone()));
-    }
-    o
+    all.extend(extra.iter().cloned());
+    all
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -63,24 +46,10 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_with(opts: Options) -> TestApp {
-    testkit::init_logs();
-    let (db, database_url) = match opts.database_url {
-        Some(u) => (None, u),
-        None => {
-            let db = TestDb::create().await.expect("create test database");
-            let url = db.url.clone();
-            (Some(db), url)
-        }
-    };
-    let (nats, nats_url) = match opts.nats_url {
-        Some(u) => (None, u),
-        None => {
-            let n = NatsServer::start().expect("start nats-server");
-            let url = n.url();
-            (Some(n), url)
-        }
-    };
-    let o = overrides(&database_url, &nats_url, &opts.overrides);
+    let backing = testkit::Backing::new(opts.database_url, opts.nats_url)
+        .await
+        .expect("database and NATS");
+    let o = backing.overrides(&pricing_settings(&opts.overrides));
     let (base, cfg) = pricing::load_config(&o).expect("config");
     platform::cli::migrate(&base, pricing::MIGRATIONS)
         .await
@@ -88,9 +57,14 @@ pub async fn spawn_with(opts: Options) -> TestApp {
     let app = pricing::Application::build(base, cfg)
         .await
         .expect("build app");
-    let port = app.port();
-    let token = app.shutdown_token();
-    let handle = tokio::spawn(app.run_until_stopped());
+    let running =
+        testkit::Running::spawn(app.port(), app.shutdown_token(), app.run_until_stopped());
+    let testkit::Backing {
+        database_url,
+        nats_url,
+        db,
+        nats,
+    } = backing;
     // Ready means the endpoints answer over NATS (the client connects in the background).
     let probe = async_nats::connect(&nats_url).await.expect("nats");
     let answered = testkit::wait_until(Duration::from_secs(20), || {
@@ -110,7 +84,7 @@ pub async fn spawn_with(opts: Options) -> TestApp {
     .await;
     assert!(answered, "the pricing endpoints never answered over NATS");
     TestApp {
-        address: format!("http://127.0.0.1:{port}"),
+        address: running.address.clone(),
         http: platform::http_client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -120,8 +94,7 @@ pub async fn spawn_with(opts: Options) -> TestApp {
         nats,
         db_guard: db,
         auth: InternalAuth::new(SecretString::from(DEV_INTERNAL_SECRET), 300),
-        token,
-        handle: Some(handle),
+        running,
     }
 }
 
@@ -217,22 +190,13 @@ impl TestApp {
 
     /// Shuts the app down gracefully and waits for it.
     pub async fn stop(&mut self) {
-        self.token.cancel();
-        if let Some(h) = self.handle.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(15), h).await;
-        }
+        self.running.stop().await;
     }
 
     /// Checks the ledger invariants, then stops the app. Every test ends here.
     pub async fn finish(mut self) {
         check_invariants(&self.db().await).await;
         self.stop().await;
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.token.cancel();
     }
 }
 
