@@ -14,6 +14,8 @@
 //!   run one app instance in-process on port 0 against its own database and
 //!   NATS server, with the settings tests share.
 
+pub mod bench;
+
 use std::future::Future;
 use std::io::Write;
 use std::net::TcpListener;

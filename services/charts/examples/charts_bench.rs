@@ -15,83 +15,6 @@
 
 use std::time::{Duration, Instant};
 
-struct Stats {
-    count: usize,
-    rps: f64,
-    p50_us: u64,
-    p99_us: u64,
-    errors: usize,
-}
-
-fn pct(sorted: &[u64], p: f64) -> u64 {
-    sorted
-        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
-        .copied()
-        .unwrap_or(0)
-}
-
-async fn load<F>(seconds: f64, concurrency: usize, make: F) -> anyhow::Result<Stats>
-where
-    F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync + Clone + 'static,
-{
-    let client = platform::http_client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()?;
-    for _ in 0..concurrency {
-        let _ = make(&client).send().await?.bytes().await;
-    }
-    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let client = client.clone();
-            let make = make.clone();
-            tokio::spawn(async move {
-                let mut lat = Vec::with_capacity(8192);
-                let mut errors = 0;
-                while Instant::now() < deadline {
-                    let t = Instant::now();
-                    match make(&client).send().await {
-                        Ok(r) if r.status().is_success() => {
-                            let _ = r.bytes().await;
-                            lat.push(t.elapsed().as_micros() as u64);
-                        }
-                        _ => errors += 1,
-                    }
-                }
-                (lat, errors)
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for t in tasks {
-        let (l, e) = t.await?;
-        all.extend(l);
-        errors += e;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    all.sort_unstable();
-    Ok(Stats {
-        count: all.len(),
-        rps: all.len() as f64 / elapsed,
-        p50_us: pct(&all, 0.50),
-        p99_us: pct(&all, 0.99),
-        errors,
-    })
-}
-
-fn row(name: &str, s: &Stats) {
-    println!(
-        "{name:<40} {:>9.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   n={} errors={}",
-        s.rps,
-        s.p50_us as f64 / 1000.0,
-        s.p99_us as f64 / 1000.0,
-        s.count,
-        s.errors
-    );
-}
-
 fn birth(seconds_offset: u32) -> serde_json::Value {
     let h = 6 + seconds_offset / 3600;
     let m = (seconds_offset / 60) % 60;
@@ -206,7 +129,7 @@ async fn main() -> anyhow::Result<()> {
 
     let direct_url = format!("{charts_url}/api/v1/charts");
     let (h, t) = (hot.clone(), token.clone());
-    let direct = load(seconds, concurrency, move |c| {
+    let direct = testkit::bench::http(seconds, concurrency, move |c| {
         c.post(&direct_url)
             .header("x-internal-token", t.as_str())
             .json(&h)
@@ -214,7 +137,7 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let via_url = format!("{gw_url}/api/v1/charts");
     let h = hot.clone();
-    let via = load(seconds, concurrency, move |c| {
+    let via = testkit::bench::http(seconds, concurrency, move |c| {
         c.post(&via_url).bearer_auth(&bearer).json(&h)
     })
     .await?;
@@ -277,25 +200,26 @@ async fn main() -> anyhow::Result<()> {
     }
     search.sort_unstable();
     let places_url = format!("{charts_url}/api/v1/places?q=chen&limit=10");
-    let places_http = load(seconds.min(3.0), concurrency, move |c| c.get(&places_url)).await?;
+    let places_http =
+        testkit::bench::http(seconds.min(3.0), concurrency, move |c| c.get(&places_url)).await?;
 
     println!("chart document: {} bytes", body.len());
     println!(
         "place search in process ({} queries, 1-7 letters): p50 {:.3} ms   p99 {:.3} ms   max {:.3} ms",
         search.len(),
-        pct(&search, 0.5) as f64 / 1000.0,
-        pct(&search, 0.99) as f64 / 1000.0,
+        testkit::bench::percentile(&search, 0.5) as f64 / 1000.0,
+        testkit::bench::percentile(&search, 0.99) as f64 / 1000.0,
         search.last().copied().unwrap_or(0) as f64 / 1000.0
     );
-    row("GET /places?q=chen&limit=10 (HTTP)", &places_http);
+    places_http.print("GET /places?q=chen&limit=10 (HTTP)", "req/s");
     println!(
         "cold miss (n={cold_n}, sequential, new instant each): p50 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
-        pct(&cold, 0.5) as f64 / 1000.0,
-        pct(&cold, 0.99) as f64 / 1000.0,
+        testkit::bench::percentile(&cold, 0.5) as f64 / 1000.0,
+        testkit::bench::percentile(&cold, 0.99) as f64 / 1000.0,
         cold.last().copied().unwrap_or(0) as f64 / 1000.0
     );
-    row("cache hit, direct to charts", &direct);
-    row("cache hit, through the gateway", &via);
+    direct.print("cache hit, direct to charts", "req/s");
+    via.print("cache hit, through the gateway", "req/s");
     match tps {
         Some(tps) => {
             println!(
@@ -305,8 +229,8 @@ async fn main() -> anyhow::Result<()> {
             );
             println!(
                 "ratio: cache-hit throughput / database lookup throughput = {:.2} (direct), {:.2} (through gateway)",
-                direct.rps / tps,
-                via.rps / tps
+                direct.per_sec / tps,
+                via.per_sec / tps
             );
         }
         None => println!(

@@ -17,76 +17,26 @@ use platform::auth::InternalAuth;
 use platform::nats::CallContext;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use testkit::bench::Stats;
 
-struct Stats {
-    pairs: usize,
-    per_sec: f64,
-    p50_us: u64,
-    p99_us: u64,
-    errors: usize,
-}
-
-fn stats(mut lat: Vec<u64>, errors: usize, elapsed: Duration) -> Stats {
-    lat.sort_unstable();
-    let pct = |p: f64| -> u64 {
-        if lat.is_empty() {
-            return 0;
-        }
-        let i = ((lat.len() as f64 - 1.0) * p).round() as usize;
-        lat[i]
-    };
-    Stats {
-        pairs: lat.len(),
-        per_sec: lat.len() as f64 / elapsed.as_secs_f64(),
-        p50_us: pct(0.50),
-        p99_us: pct(0.99),
-        errors,
-    }
-}
-
-async fn run<F, Fut>(seconds: f64, concurrency: usize, users: &Arc<Vec<UserId>>, pair: F) -> Stats
+/// Runs hold+capture pairs from `concurrency` workers, spreading them over `users`.
+async fn run<F, Fut>(
+    seconds: f64,
+    concurrency: usize,
+    users: &Arc<Vec<UserId>>,
+    pair: F,
+) -> anyhow::Result<Stats>
 where
     F: Fn(UserId, String) -> Fut + Send + Sync + Clone + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
 {
-    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..concurrency)
-        .map(|w| {
-            let pair = pair.clone();
-            let users = users.clone();
-            tokio::spawn(async move {
-                let mut lat = Vec::with_capacity(8192);
-                let mut errors = 0;
-                let mut n = 0usize;
-                while Instant::now() < deadline {
-                    let user = users[(w + n * concurrency) % users.len()];
-                    n += 1;
-                    let key = uuid::Uuid::now_v7().to_string();
-                    let t = Instant::now();
-                    match pair(user, key).await {
-                        Ok(()) => lat.push(t.elapsed().as_micros() as u64),
-                        Err(e) => {
-                            if errors == 0 {
-                                eprintln!("error: {e:#}");
-                            }
-                            errors += 1
-                        }
-                    }
-                }
-                (lat, errors)
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for t in tasks {
-        let (l, e) = t.await.unwrap();
-        all.extend(l);
-        errors += e;
-    }
-    stats(all, errors, started.elapsed())
+    let users = users.clone();
+    testkit::bench::run(seconds, concurrency, move |worker, n| {
+        let user = users[(worker + n * concurrency) % users.len()];
+        pair(user, uuid::Uuid::now_v7().to_string())
+    })
+    .await
 }
 
 const PGBENCH_SCRIPT: &str = r#"
@@ -185,19 +135,8 @@ fn pgbench(
         .and_then(|l| l.split_whitespace().nth(2))
         .and_then(|v| v.parse::<f64>().ok())
         .unwrap_or(0.0);
-    let st = stats(lat, 0, Duration::from_secs(1));
-    Ok((tps, st.p99_us, st.pairs as u64))
-}
-
-fn print(name: &str, st: &Stats) {
-    println!(
-        "{name:<8} {:>10.0} pairs/s  p50 {:>7.2} ms  p99 {:>7.2} ms  ({} pairs, {} errors)",
-        st.per_sec,
-        st.p50_us as f64 / 1000.0,
-        st.p99_us as f64 / 1000.0,
-        st.pairs,
-        st.errors
-    );
+    let st = Stats::from_latencies(lat, 0, Duration::from_secs(1));
+    Ok((tps, st.p99_us, st.count as u64))
 }
 
 #[tokio::main]
@@ -281,8 +220,8 @@ async fn main() -> anyhow::Result<()> {
         let (nc, tk) = (nc2.clone(), tk.clone());
         async move { nats_pair(&nc, &tk, u, key, timeout).await }
     })
-    .await;
-    print("NATS", &over_nats);
+    .await?;
+    over_nats.print("NATS", "pairs/s");
 
     let (h2, tk, b2) = (http.clone(), tokens.clone(), base_url.clone());
     let over_http = run(seconds as f64, concurrency, &users, move |u, key| {
@@ -311,8 +250,8 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     })
-    .await;
-    print("HTTP", &over_http);
+    .await?;
+    over_http.print("HTTP", "pairs/s");
 
     // pgbench: the same two transactions in SQL, against the same database.
     let admin_db = platform::db::connect_admin(&db.url, Duration::from_secs(5)).await?;
