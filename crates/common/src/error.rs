@@ -13,6 +13,7 @@ use std::fmt;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     BadRequest,
+    InvalidPath,
     MalformedJson,
     ValidationFailed,
     Unauthorized,
@@ -50,6 +51,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     const TABLE: &'static [(ErrorCode, &'static str, u16)] = &[
         (ErrorCode::BadRequest, "bad_request", 400),
+        (ErrorCode::InvalidPath, "invalid_path", 400),
         (ErrorCode::MalformedJson, "malformed_json", 400),
         (ErrorCode::ValidationFailed, "validation_failed", 422),
         (ErrorCode::Unauthorized, "unauthorized", 401),

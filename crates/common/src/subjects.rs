@@ -23,6 +23,10 @@ pub mod headers {
     pub const MSG_ID: &str = "Nats-Msg-Id";
     pub const SERVICE_ERROR: &str = "Nats-Service-Error";
     pub const SERVICE_ERROR_CODE: &str = "Nats-Service-Error-Code";
+    /// The service that produced an event, and its Ed25519 signature over
+    /// producer, subject, event id and payload digest (`kid:base64`).
+    pub const EVENT_PRODUCER: &str = "Jf-Producer";
+    pub const EVENT_SIGNATURE: &str = "Jf-Signature";
 }
 
 pub mod gateway {

@@ -21,6 +21,12 @@ pub enum Command {
         #[arg(long)]
         live: bool,
     },
+    /// Print a new Ed25519 service key: the seed for this service's
+    /// `internal_auth.signing_key` and the public key its peers list in
+    /// `internal_auth.trusted_keys.<service>`.
+    Keygen,
+    /// Print the public key (`kid:base64`) of the configured signing key.
+    PublicKey,
 }
 
 /// Runs a standard subcommand: configuration errors exit 2 naming the key;
@@ -38,6 +44,20 @@ where
     S: FnOnce(BaseConfig, C) -> F,
     F: Future<Output = anyhow::Result<()>>,
 {
+    if let Command::Keygen = command {
+        // Needs no configuration: it is how production configuration starts.
+        return match crate::auth::generate_key() {
+            Ok((seed, public)) => {
+                println!("JYOTIFLOW__INTERNAL_AUTH__SIGNING_KEY={seed}");
+                println!("public key (list it in the peers' JYOTIFLOW__INTERNAL_AUTH__TRUSTED_KEYS__{}): <key_id>:{public}", service.to_ascii_uppercase());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{service}: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let (base, cfg) = match loaded {
         Ok(c) => c,
         Err(e) => {
@@ -46,6 +66,19 @@ where
         }
     };
     match command {
+        Command::Keygen => ExitCode::SUCCESS,
+        Command::PublicKey => {
+            match crate::auth::InternalAuth::from_config(service, &base.internal_auth, base.env) {
+                Ok(a) => {
+                    println!("{}", a.public_key());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{service}: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Healthcheck { live } => {
             let path = if live { "/healthz" } else { "/readyz" };
             match healthcheck(&base.http.host, base.http.port, path) {

@@ -46,6 +46,13 @@ pub struct HttpConfig {
     pub shutdown_timeout_secs: u64,
     /// actix worker threads; 0 = one per core.
     pub workers: usize,
+    /// Serve `/metrics` on this address (`host:port`) only, not on the main
+    /// listener. Empty: on the main listener.
+    #[serde(default)]
+    pub metrics_address: Option<String>,
+    /// When set, `/metrics` answers only `Authorization: Bearer <token>`.
+    #[serde(default)]
+    pub metrics_token: Option<SecretString>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -70,6 +77,11 @@ pub struct DatabaseConfig {
 #[derive(Clone, Debug, Deserialize)]
 pub struct NatsConfig {
     pub url: String,
+    /// Namespace of this deployment on a shared NATS server: prefixes every
+    /// subject (`<prefix>.pricing.credits.hold`), stream and durable name,
+    /// so deployments sharing a server never see each other. Empty: none.
+    #[serde(default)]
+    pub prefix: String,
     pub request_timeout_ms: u64,
     pub connect_timeout_ms: u64,
 }
@@ -91,11 +103,22 @@ pub struct TelemetryConfig {
     pub otlp_endpoint: Option<String>,
 }
 
+/// This service's identity towards the others (see [`crate::auth`]).
 #[derive(Clone, Debug, Deserialize)]
 pub struct InternalAuthConfig {
-    /// HMAC key for the short-lived internal tokens the gateway signs.
-    pub secret: SecretString,
+    /// Key id of `signing_key`, as peers list it in their `trusted_keys`.
+    pub key_id: String,
+    /// Base64 32-byte Ed25519 seed (`<service> keygen` makes one). The
+    /// `insecure-dev-` default derives a public development key from the
+    /// service name; production refuses it.
+    pub signing_key: SecretString,
+    /// Lifetime of the tokens this service signs (at most 60 s).
     pub ttl_secs: u64,
+    /// Public keys of the services this one accepts calls and events from:
+    /// `service = "kid:base64[,kid:base64]"`. In development and test, a
+    /// service not listed is trusted with its development key.
+    #[serde(default)]
+    pub trusted_keys: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -176,7 +199,7 @@ fn base_defaults(
     port: u16,
 ) -> Result<config::ConfigBuilder<config::builder::DefaultState>, config::ConfigError> {
     builder
-        .set_default("env", "development")?
+        .set_default("env", "production")?
         .set_default("http.host", "127.0.0.1")?
         .set_default("http.port", i64::from(port))?
         .set_default("http.body_limit_bytes", 256 * 1024)?
@@ -198,9 +221,10 @@ fn base_defaults(
         .set_default("nats.connect_timeout_ms", 2000)?
         .set_default("telemetry.log_level", format!("info,{service}=info"))?
         .set_default("telemetry.log_format", "json")?
+        .set_default("internal_auth.key_id", "k1")?
         .set_default(
-            "internal_auth.secret",
-            format!("{INSECURE_DEFAULT_PREFIX}internal-token-secret-change-me"),
+            "internal_auth.signing_key",
+            format!("{INSECURE_DEFAULT_PREFIX}derive-from-service-name"),
         )?
         .set_default("internal_auth.ttl_secs", 60)?
         .set_default("outbox.poll_interval_ms", 500)?
@@ -226,7 +250,14 @@ pub fn load<E>(
 where
     E: DeserializeOwned + Validate,
 {
-    let env_name = std::env::var("JYOTIFLOW__ENV").unwrap_or_else(|_| "development".into());
+    // Fail closed: without an explicit development or test environment,
+    // the service runs as production and refuses development secrets.
+    let env_name = overrides
+        .iter()
+        .find(|(k, _)| k == "env")
+        .map(|(_, v)| v.clone())
+        .or_else(|| std::env::var("JYOTIFLOW__ENV").ok())
+        .unwrap_or_else(|| "production".into());
     let dir = config_dir();
     let builder = base_defaults(config::Config::builder(), service, default_port)?;
     let builder = defaults(builder)?
@@ -329,6 +360,12 @@ impl BaseConfig {
                 "must be a nats:// or tls:// URL",
             ));
         }
+        if !crate::nats::valid_prefix(&self.nats.prefix) {
+            return Err(ConfigError::invalid(
+                "nats.prefix",
+                "must be at most 32 lowercase letters, digits, '-' or '_'",
+            ));
+        }
         positive("nats.request_timeout_ms", self.nats.request_timeout_ms)?;
         positive("nats.connect_timeout_ms", self.nats.connect_timeout_ms)?;
         if tracing_subscriber::EnvFilter::try_new(&self.telemetry.log_level).is_err() {
@@ -337,8 +374,23 @@ impl BaseConfig {
                 "is not a valid filter directive",
             ));
         }
-        check_secret("internal_auth.secret", &self.internal_auth.secret, self.env)?;
-        positive("internal_auth.ttl_secs", self.internal_auth.ttl_secs)?;
+        crate::auth::validate_config(&self.internal_auth, self.env)?;
+        if let Some(a) = self
+            .http
+            .metrics_address
+            .as_deref()
+            .filter(|a| !a.is_empty())
+        {
+            if a.parse::<std::net::SocketAddr>().is_err() {
+                return Err(ConfigError::invalid(
+                    "http.metrics_address",
+                    "must be host:port with an IP address",
+                ));
+            }
+        }
+        if let Some(t) = &self.http.metrics_token {
+            check_secret("http.metrics_token", t, self.env)?;
+        }
         positive("outbox.poll_interval_ms", self.outbox.poll_interval_ms)?;
         if self.outbox.batch_size <= 0 {
             return Err(ConfigError::invalid(

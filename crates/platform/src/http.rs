@@ -15,8 +15,10 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use common::{ErrorBody, ErrorCode};
 use futures_util::future::LocalBoxFuture;
 use opentelemetry::propagation::Extractor;
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use std::time::Instant;
+use subtle::ConstantTimeEq;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -268,11 +270,33 @@ async fn readyz(health: web::Data<Health>) -> HttpResponse {
     }
 }
 
-async fn metrics(m: web::Data<Metrics>, pool: web::Data<deadpool_postgres::Pool>) -> HttpResponse {
+/// Who may read `/metrics`: everyone on its listener, or only the bearer of
+/// `http.metrics_token`.
+#[derive(Clone, Default)]
+pub struct MetricsAccess(pub Option<SecretString>);
+
+async fn metrics(
+    req: HttpRequest,
+    m: web::Data<Metrics>,
+    pool: web::Data<deadpool_postgres::Pool>,
+    access: web::Data<MetricsAccess>,
+) -> Result<HttpResponse, AppError> {
+    if let Some(token) = &access.0 {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        let expected = token.expose_secret().as_bytes();
+        if given.len() != expected.len() || !bool::from(given.as_bytes().ct_eq(expected)) {
+            return Err(AppError::unauthorized("metrics need the operator token"));
+        }
+    }
     m.observe_pool(&pool);
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(m.encode())
+        .body(m.encode()))
 }
 
 /// The service's OpenAPI document, as JSON text.
@@ -289,12 +313,50 @@ async fn not_found() -> Result<HttpResponse, AppError> {
     Err(AppError::new(ErrorCode::NotFound, "no such resource"))
 }
 
-/// Registers `/healthz`, `/readyz`, `/metrics`, `/openapi.json`.
-pub fn platform_routes(cfg: &mut web::ServiceConfig) {
+/// Registers `/healthz`, `/readyz`, `/openapi.json`, and `/metrics` unless
+/// it has a listener of its own.
+pub fn platform_routes(cfg: &mut web::ServiceConfig, metrics_here: bool) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics))
         .route("/openapi.json", web::get().to(openapi));
+    if metrics_here {
+        cfg.route("/metrics", web::get().to(metrics));
+    }
+}
+
+/// Defence in depth for `/internal/*`: only another service's signed call
+/// gets through (the endpoint then checks its own allow-list), so neither a
+/// gateway bug nor a client that reaches the port directly can use them.
+async fn guard_internal(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if req.path().starts_with("/internal/") {
+        let verdict = req
+            .app_data::<web::Data<crate::auth::InternalAuth>>()
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("InternalAuth is not registered")))
+            .and_then(|auth| {
+                let token = req
+                    .headers()
+                    .get(common::subjects::headers::INTERNAL_TOKEN)
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or_else(|| AppError::unauthorized("service credentials are required"))?;
+                let caller = auth.verify(token)?;
+                if caller.service == crate::auth::GATEWAY {
+                    return Err(AppError::new(
+                        ErrorCode::Forbidden,
+                        "internal endpoints take service credentials only",
+                    ));
+                }
+                Ok(())
+            });
+        if let Err(e) = verdict {
+            let (req, _) = req.into_parts();
+            let resp = actix_web::ResponseError::error_response(&e);
+            return Ok(ServiceResponse::new(req, resp));
+        }
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 /// Everything the HTTP server needs from the runtime.
@@ -305,7 +367,17 @@ pub struct HttpDeps {
     pub pool: web::Data<deadpool_postgres::Pool>,
     pub internal_auth: web::Data<crate::auth::InternalAuth>,
     pub openapi: web::Data<OpenApiDoc>,
+    pub metrics_access: web::Data<MetricsAccess>,
     pub body_limit: usize,
+}
+
+/// A service's HTTP servers: the main listener and, when configured, the
+/// metrics listener.
+pub struct HttpServers {
+    pub port: u16,
+    pub metrics_port: Option<u16>,
+    pub(crate) main: actix_web::dev::Server,
+    pub(crate) metrics: Option<actix_web::dev::Server>,
 }
 
 /// Binds and starts the HTTP server (not yet awaited). `configure` adds the
@@ -313,26 +385,32 @@ pub struct HttpDeps {
 /// not by actix.
 pub fn serve<F>(
     listener: std::net::TcpListener,
+    metrics_listener: Option<std::net::TcpListener>,
     deps: HttpDeps,
     workers: usize,
     shutdown_timeout_secs: u64,
     configure: F,
-) -> std::io::Result<actix_web::dev::Server>
+) -> std::io::Result<HttpServers>
 where
     F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
 {
+    let port = listener.local_addr()?.port();
+    let metrics_here = metrics_listener.is_none();
+    let main_deps = deps.clone();
     let server = actix_web::HttpServer::new(move || {
-        let deps = deps.clone();
+        let deps = main_deps.clone();
         actix_web::App::new()
+            .wrap(actix_web::middleware::from_fn(guard_internal))
             .wrap(actix_web::middleware::from_fn(observe))
             .app_data(deps.metrics)
             .app_data(deps.health)
             .app_data(deps.pool)
             .app_data(deps.internal_auth)
             .app_data(deps.openapi)
+            .app_data(deps.metrics_access)
             .app_data(web::PayloadConfig::new(deps.body_limit))
             .app_data(web::JsonConfig::default().limit(deps.body_limit))
-            .configure(platform_routes)
+            .configure(|c| platform_routes(c, metrics_here))
             .configure(configure.clone())
             .default_service(web::to(not_found))
     })
@@ -343,7 +421,35 @@ where
     } else {
         server
     };
-    Ok(server.listen(listener)?.run())
+    let main = server.listen(listener)?.run();
+    let (metrics, metrics_port) = match metrics_listener {
+        None => (None, None),
+        Some(l) => {
+            let mport = l.local_addr()?.port();
+            let s = actix_web::HttpServer::new(move || {
+                let deps = deps.clone();
+                actix_web::App::new()
+                    .wrap(actix_web::middleware::from_fn(observe))
+                    .app_data(deps.metrics)
+                    .app_data(deps.pool)
+                    .app_data(deps.metrics_access)
+                    .route("/metrics", web::get().to(metrics))
+                    .default_service(web::to(not_found))
+            })
+            .disable_signals()
+            .workers(1)
+            .shutdown_timeout(shutdown_timeout_secs)
+            .listen(l)?
+            .run();
+            (Some(s), Some(mport))
+        }
+    };
+    Ok(HttpServers {
+        port,
+        metrics_port,
+        main,
+        metrics,
+    })
 }
 
 /// Binds `host:port` (port 0 picks a free one) and returns the listener and real port.

@@ -22,6 +22,11 @@ pub struct NatsLabels {
     pub outcome: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConsumerLabels {
+    pub consumer: String,
+}
+
 fn latency_histogram() -> Histogram {
     // 0.5 ms .. ~16 s
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
@@ -43,6 +48,9 @@ pub struct Metrics {
     pub outbox_oldest_age_seconds: Gauge,
     pub outbox_published: Counter,
     pub outbox_publish_failures: Counter,
+    pub consumer_handled: Family<ConsumerLabels, Counter>,
+    pub consumer_failures: Family<ConsumerLabels, Counter>,
+    pub consumer_dead_letters: Family<ConsumerLabels, Counter>,
     pub ready: Gauge,
 }
 
@@ -71,6 +79,9 @@ impl Metrics {
             outbox_oldest_age_seconds: Gauge::default(),
             outbox_published: Counter::default(),
             outbox_publish_failures: Counter::default(),
+            consumer_handled: Family::default(),
+            consumer_failures: Family::default(),
+            consumer_dead_letters: Family::default(),
             ready: Gauge::default(),
         };
         registry.register(
@@ -137,6 +148,21 @@ impl Metrics {
             "outbox_publish_failures",
             "relay attempts that failed",
             m.outbox_publish_failures.clone(),
+        );
+        registry.register(
+            "consumer_events",
+            "events a durable consumer applied",
+            m.consumer_handled.clone(),
+        );
+        registry.register(
+            "consumer_failures",
+            "event deliveries whose handling failed (redelivered later)",
+            m.consumer_failures.clone(),
+        );
+        registry.register(
+            "consumer_dead_letters",
+            "events moved to the dead-letter stream after their last delivery",
+            m.consumer_dead_letters.clone(),
         );
         registry.register("ready", "1 while the service is ready", m.ready.clone());
         Metrics {

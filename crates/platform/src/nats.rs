@@ -3,7 +3,7 @@
 //! monitor discovers every instance), JetStream streams and durable
 //! consumers, and trace context / request id / identity in headers.
 
-use crate::auth::InternalAuth;
+use crate::auth::{Caller, InternalAuth};
 use crate::error::AppError;
 use crate::metrics::{Metrics, NatsLabels};
 use async_nats::jetstream;
@@ -77,7 +77,8 @@ impl Extractor for HeaderExtract<'_> {
 pub struct CallContext {
     pub request_id: Option<String>,
     pub idempotency_key: Option<String>,
-    /// The caller's internal token (names the principal).
+    /// The internal token naming the calling service (and the user it acts
+    /// for). [`Bus::request`] signs one; set it only to send a token of your own.
     pub internal_token: Option<String>,
 }
 
@@ -120,7 +121,147 @@ impl CallContext {
     }
 }
 
-/// Sends a typed request and decodes a typed reply or the common error body.
+/// The service a request subject belongs to (`pricing.credits.hold` → `pricing`).
+pub fn audience_of(subject: &str) -> &str {
+    subject.split('.').next().unwrap_or(subject)
+}
+
+/// Checks `nats.prefix`: empty, or lowercase letters, digits, `-` and `_`.
+pub fn valid_prefix(prefix: &str) -> bool {
+    prefix.len() <= 32
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// The process's NATS connection, with this deployment's namespace and this
+/// service's identity. Every subject, stream and durable consumer name goes
+/// through it, so two deployments sharing one NATS server (`nats.prefix`
+/// differs) never see each other's requests or events.
+#[derive(Clone)]
+pub struct Bus {
+    pub client: async_nats::Client,
+    pub js: jetstream::Context,
+    pub auth: InternalAuth,
+    prefix: Arc<str>,
+    request_timeout: Duration,
+}
+
+impl Bus {
+    pub fn new(
+        client: async_nats::Client,
+        auth: InternalAuth,
+        prefix: &str,
+        request_timeout: Duration,
+    ) -> Bus {
+        Bus {
+            js: jetstream::new(client.clone()),
+            client,
+            auth,
+            prefix: Arc::from(prefix),
+            request_timeout,
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// A subject in this deployment's namespace.
+    pub fn subject(&self, subject: &str) -> String {
+        if self.prefix.is_empty() {
+            subject.to_owned()
+        } else {
+            format!("{}.{subject}", self.prefix)
+        }
+    }
+
+    /// A subject without this deployment's prefix (for metrics and handlers).
+    pub fn unprefixed<'a>(&self, subject: &'a str) -> &'a str {
+        if self.prefix.is_empty() {
+            return subject;
+        }
+        subject
+            .strip_prefix(&*self.prefix)
+            .and_then(|s| s.strip_prefix('.'))
+            .unwrap_or(subject)
+    }
+
+    /// A stream or durable name in this deployment's namespace.
+    pub fn name(&self, name: &str) -> String {
+        if self.prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!(
+                "{}_{name}",
+                self.prefix.to_ascii_uppercase().replace('-', "_")
+            )
+        }
+    }
+
+    /// The event stream of `service`.
+    pub fn stream_name(&self, service: &str) -> String {
+        self.name(&common::subjects::stream_name(service))
+    }
+
+    /// Sends a typed request to `subject`, signed by this service for the
+    /// subject's service and acting for `principal` if given.
+    pub async fn request<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        subject: &str,
+        principal: Option<&Principal>,
+        ctx: &CallContext,
+        req: &Req,
+    ) -> Result<Resp, AppError> {
+        self.request_within(subject, principal, ctx, req, self.request_timeout)
+            .await
+    }
+
+    /// [`Bus::request`] with its own timeout.
+    pub async fn request_within<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        subject: &str,
+        principal: Option<&Principal>,
+        ctx: &CallContext,
+        req: &Req,
+        timeout: Duration,
+    ) -> Result<Resp, AppError> {
+        let mut ctx = ctx.clone();
+        if ctx.internal_token.is_none() {
+            ctx.internal_token = Some(self.auth.sign(audience_of(subject), principal)?);
+        }
+        request(&self.client, &self.subject(subject), &ctx, req, timeout).await
+    }
+
+    /// Publishes to every instance of the subject's service (core NATS, not
+    /// queued), signed so receivers can check the sender ([`Bus::verify_broadcast`]).
+    pub async fn broadcast(&self, subject: &str, payload: Bytes) -> Result<(), AppError> {
+        let mut headers = CallContext::current().headers();
+        let token = self.auth.sign(audience_of(subject), None)?;
+        headers.insert(h::INTERNAL_TOKEN, token.as_str());
+        self.client
+            .publish_with_headers(self.subject(subject), headers, payload)
+            .await
+            .map_err(|e| {
+                AppError::new(ErrorCode::MessagingUnavailable, "messaging is unavailable")
+                    .with_cause(e)
+            })
+    }
+
+    /// The sender of a broadcast, if it is one of `allowed`.
+    pub fn verify_broadcast(&self, msg: &Message, allowed: &[&str]) -> Result<String, AppError> {
+        let caller = self
+            .auth
+            .from_nats_headers(msg.headers.as_ref())?
+            .ok_or_else(|| AppError::unauthorized("unsigned broadcast"))?;
+        caller.allow(allowed)?;
+        Ok(caller.service)
+    }
+}
+
+/// Sends a typed request with the context's headers as they are (no token
+/// is added: see [`Bus::request`]) and decodes a typed reply or the common
+/// error body.
 pub async fn request<Req: Serialize, Resp: DeserializeOwned>(
     client: &async_nats::Client,
     subject: &str,
@@ -178,14 +319,37 @@ fn decode_reply<Resp: DeserializeOwned>(subject: &str, msg: &Message) -> Result<
     })
 }
 
-/// An incoming request as a handler sees it.
+/// An incoming request as a handler sees it. Every request is signed: the
+/// caller is a verified service on the endpoint's allow-list.
 pub struct RpcRequest {
+    /// The subject without the deployment prefix.
     pub subject: String,
     pub request_id: Option<String>,
     pub idempotency_key: Option<String>,
-    /// The principal named by a valid internal token, if the caller sent one.
-    pub principal: Option<Principal>,
+    pub caller: Caller,
     pub headers: Option<HeaderMap>,
+}
+
+impl RpcRequest {
+    /// The person the call acts for (401 when it names nobody).
+    pub fn principal(&self) -> Result<&Principal, AppError> {
+        self.caller.principal()
+    }
+
+    /// The user the call acts for; see [`Caller::acting_user`].
+    pub fn acting_user(&self, named: Option<common::UserId>) -> Result<common::UserId, AppError> {
+        self.caller.acting_user(named)
+    }
+
+    /// A context for calls made while handling this one (same request id
+    /// and idempotency key).
+    pub fn context(&self) -> CallContext {
+        CallContext {
+            request_id: self.request_id.clone(),
+            idempotency_key: self.idempotency_key.clone(),
+            internal_token: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Default)]
@@ -193,6 +357,8 @@ struct EndpointStats {
     name: String,
     subject: String,
     queue_group: String,
+    #[serde(skip)]
+    callers: Vec<String>,
     num_requests: u64,
     num_errors: u64,
     last_error: String,
@@ -207,6 +373,7 @@ struct ServiceState {
     version: String,
     description: String,
     started: DateTime<Utc>,
+    metadata: serde_json::Map<String, serde_json::Value>,
     endpoints: Mutex<Vec<EndpointStats>>,
 }
 
@@ -214,9 +381,8 @@ struct ServiceState {
 /// NATS service API. Stop with [`RpcServer::drain`]: subscriptions are
 /// drained (not dropped), and in-flight handlers finish.
 pub struct RpcServer {
-    client: async_nats::Client,
+    bus: Bus,
     state: Arc<ServiceState>,
-    auth: InternalAuth,
     metrics: Metrics,
     token: CancellationToken,
     tasks: JoinSet<()>,
@@ -224,25 +390,28 @@ pub struct RpcServer {
 }
 
 impl RpcServer {
+    /// `metadata` is published in the service API's replies (the monitor
+    /// reads the HTTP address and pool settings from it).
     pub async fn start(
-        client: async_nats::Client,
+        bus: Bus,
         service: &str,
         version: &str,
-        auth: InternalAuth,
         metrics: Metrics,
+        mut metadata: serde_json::Map<String, serde_json::Value>,
     ) -> anyhow::Result<RpcServer> {
+        metadata.insert("nats_prefix".into(), bus.prefix().into());
         let state = Arc::new(ServiceState {
             name: service.to_owned(),
             id: uuid::Uuid::new_v4().simple().to_string(),
             version: version.to_owned(),
             description: format!("JyotiFlow {service} service"),
             started: Utc::now(),
+            metadata,
             endpoints: Mutex::new(Vec::new()),
         });
         let mut server = RpcServer {
-            client,
+            bus,
             state,
-            auth,
             metrics,
             token: CancellationToken::new(),
             tasks: JoinSet::new(),
@@ -266,8 +435,8 @@ impl RpcServer {
                 format!("$SRV.{verb}.{name}"),
                 format!("$SRV.{verb}.{name}.{id}"),
             ] {
-                let mut sub = self.client.subscribe(subject).await?;
-                let client = self.client.clone();
+                let mut sub = self.bus.client.subscribe(subject).await?;
+                let client = self.bus.client.clone();
                 let state = self.state.clone();
                 let token = self.token.clone();
                 self.tasks.spawn(async move {
@@ -290,10 +459,12 @@ impl RpcServer {
         Ok(())
     }
 
-    /// Serves `subject` in the queue group named after the service.
+    /// Serves `subject` (without the deployment prefix) in the queue group
+    /// named after the service, for the services in `callers` only.
     pub async fn endpoint<Req, Resp, F, Fut>(
         &mut self,
         subject: &str,
+        callers: &'static [&'static str],
         handler: F,
     ) -> anyhow::Result<()>
     where
@@ -302,10 +473,11 @@ impl RpcServer {
         F: Fn(RpcRequest, Req) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Resp, AppError>> + Send + 'static,
     {
-        let queue = self.state.name.clone();
+        let queue = self.bus.name(&self.state.name);
         let mut sub = self
+            .bus
             .client
-            .queue_subscribe(subject.to_owned(), queue.clone())
+            .queue_subscribe(self.bus.subject(subject), queue.clone())
             .await?;
         let index = {
             let mut eps = self
@@ -315,16 +487,16 @@ impl RpcServer {
                 .map_err(|_| anyhow::anyhow!("stats lock poisoned"))?;
             eps.push(EndpointStats {
                 name: subject.to_owned(),
-                subject: subject.to_owned(),
+                subject: self.bus.subject(subject),
                 queue_group: queue,
+                callers: callers.iter().map(|c| (*c).to_owned()).collect(),
                 ..Default::default()
             });
             eps.len() - 1
         };
         let handler = Arc::new(handler);
-        let client = self.client.clone();
+        let bus = self.bus.clone();
         let state = self.state.clone();
-        let auth = self.auth.clone();
         let metrics = self.metrics.clone();
         let token = self.token.clone();
         let limit = self.max_in_flight.clone();
@@ -353,17 +525,18 @@ impl RpcServer {
                     break;
                 };
                 let handler = handler.clone();
-                let client = client.clone();
+                let bus = bus.clone();
                 let state = state.clone();
-                let auth = auth.clone();
                 let metrics = metrics.clone();
                 let subject = subject.clone();
                 in_flight.spawn(async move {
                     let _permit = permit;
-                    handle_one(
-                        msg, &subject, index, &*handler, &client, &state, &auth, &metrics,
-                    )
-                    .await;
+                    let ep = Endpoint {
+                        subject: &subject,
+                        index,
+                        callers,
+                    };
+                    handle_one(msg, &ep, &*handler, &bus, &state, &metrics).await;
                 });
                 // Reap finished handlers so the set stays small.
                 while in_flight.try_join_next().is_some() {}
@@ -379,7 +552,7 @@ impl RpcServer {
     /// NATS outage at start delays start-up by `timeout` at most (the client
     /// re-subscribes by itself when NATS returns).
     pub async fn sync(&self, timeout: Duration) {
-        let _ = tokio::time::timeout(timeout, self.client.flush()).await;
+        let _ = tokio::time::timeout(timeout, self.bus.client.flush()).await;
     }
 
     /// Drains every subscription, lets in-flight handlers finish (up to
@@ -391,19 +564,22 @@ impl RpcServer {
             tracing::warn!("NATS handlers did not finish before the shutdown deadline");
             self.tasks.abort_all();
         }
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.client.flush()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.bus.client.flush()).await;
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+struct Endpoint<'a> {
+    subject: &'a str,
+    index: usize,
+    callers: &'static [&'static str],
+}
+
 async fn handle_one<Req, Resp, F, Fut>(
     msg: Message,
-    subject: &str,
-    index: usize,
+    ep: &Endpoint<'_>,
     handler: &F,
-    client: &async_nats::Client,
+    bus: &Bus,
     state: &ServiceState,
-    auth: &InternalAuth,
     metrics: &Metrics,
 ) where
     Req: DeserializeOwned,
@@ -422,7 +598,8 @@ async fn handle_one<Req, Resp, F, Fut>(
     let span = tracing::info_span!(
         "nats.request",
         otel.kind = "server",
-        subject = %subject,
+        subject = %ep.subject,
+        caller = tracing::field::Empty,
         request_id = request_id.as_deref().unwrap_or(""),
     );
     if let Some(hm) = msg.headers.as_ref() {
@@ -431,13 +608,18 @@ async fn handle_one<Req, Resp, F, Fut>(
         let _ = span.set_parent(parent);
     }
     let result: Result<Resp, AppError> = async {
-        let principal = auth.from_nats_headers(msg.headers.as_ref())?;
+        let caller = bus
+            .auth
+            .from_nats_headers(msg.headers.as_ref())?
+            .ok_or_else(|| AppError::unauthorized("service credentials are required"))?;
+        tracing::Span::current().record("caller", caller.service.as_str());
+        caller.allow(ep.callers)?;
         let req: Req = crate::http::parse_json(&msg.payload)?;
         let rpc = RpcRequest {
-            subject: msg.subject.to_string(),
+            subject: ep.subject.to_owned(),
             request_id: request_id.clone(),
             idempotency_key: header(h::IDEMPOTENCY_KEY),
-            principal,
+            caller,
             headers: msg.headers.clone(),
         };
         handler(rpc, req).await
@@ -447,7 +629,7 @@ async fn handle_one<Req, Resp, F, Fut>(
     let elapsed = started.elapsed();
     let outcome = if result.is_ok() { "ok" } else { "error" };
     let labels = NatsLabels {
-        subject: subject.to_owned(),
+        subject: ep.subject.to_owned(),
         outcome: outcome.to_owned(),
     };
     metrics.nats_handled.get_or_create(&labels).inc();
@@ -456,14 +638,14 @@ async fn handle_one<Req, Resp, F, Fut>(
         .get_or_create(&labels)
         .observe(elapsed.as_secs_f64());
     if let Ok(mut eps) = state.endpoints.lock() {
-        if let Some(ep) = eps.get_mut(index) {
-            ep.num_requests += 1;
-            ep.processing_time += u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        if let Some(s) = eps.get_mut(ep.index) {
+            s.num_requests += 1;
+            s.processing_time += u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
             if let Err(e) = &result {
-                ep.num_errors += 1;
-                ep.last_error = format!("{}:{}", e.code.http_status(), e.code);
+                s.num_errors += 1;
+                s.last_error = format!("{}:{}", e.code.http_status(), e.code);
             }
-            ep.average_processing_time = ep.processing_time / ep.num_requests.max(1);
+            s.average_processing_time = s.processing_time / s.num_requests.max(1);
         }
     }
     let Some(reply) = msg.reply else { return };
@@ -480,7 +662,8 @@ async fn handle_one<Req, Resp, F, Fut>(
             error_reply(&e, request_id)
         }
     };
-    if let Err(e) = client
+    if let Err(e) = bus
+        .client
         .publish_with_headers(reply, headers, body.into())
         .await
     {
@@ -508,19 +691,20 @@ fn discovery_reply(state: &ServiceState, verb: &str) -> Vec<u8> {
     let v = match verb {
         "PING" => serde_json::json!({
             "type": "io.nats.micro.v1.ping_response",
-            "name": state.name, "id": state.id, "version": state.version, "metadata": {},
+            "name": state.name, "id": state.id, "version": state.version, "metadata": state.metadata,
         }),
         "INFO" => serde_json::json!({
             "type": "io.nats.micro.v1.info_response",
-            "name": state.name, "id": state.id, "version": state.version, "metadata": {},
+            "name": state.name, "id": state.id, "version": state.version, "metadata": state.metadata,
             "description": state.description,
             "endpoints": endpoints.iter().map(|e| serde_json::json!({
-                "name": e.name, "subject": e.subject, "queue_group": e.queue_group, "metadata": null,
+                "name": e.name, "subject": e.subject, "queue_group": e.queue_group,
+                "metadata": {"callers": e.callers.join(",")},
             })).collect::<Vec<_>>(),
         }),
         _ => serde_json::json!({
             "type": "io.nats.micro.v1.stats_response",
-            "name": state.name, "id": state.id, "version": state.version, "metadata": {},
+            "name": state.name, "id": state.id, "version": state.version, "metadata": state.metadata,
             "started": state.started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "endpoints": endpoints,
         }),
@@ -529,14 +713,12 @@ fn discovery_reply(state: &ServiceState, verb: &str) -> Vec<u8> {
 }
 
 /// Creates (or finds) the service's event stream `EVT_<SERVICE>` on `evt.<service>.>`.
-pub async fn ensure_stream(
-    js: &jetstream::Context,
-    service: &str,
-) -> anyhow::Result<jetstream::stream::Stream> {
-    let stream = js
+pub async fn ensure_stream(bus: &Bus, service: &str) -> anyhow::Result<jetstream::stream::Stream> {
+    let stream = bus
+        .js
         .get_or_create_stream(jetstream::stream::Config {
-            name: common::subjects::stream_name(service),
-            subjects: vec![common::subjects::stream_subjects(service)],
+            name: bus.stream_name(service),
+            subjects: vec![bus.subject(&common::subjects::stream_subjects(service))],
             duplicate_window: Duration::from_secs(120),
             max_age: Duration::from_secs(7 * 24 * 3600),
             storage: jetstream::stream::StorageType::File,
@@ -546,21 +728,107 @@ pub async fn ensure_stream(
     Ok(stream)
 }
 
+/// The dead-letter stream (`DLQ` on `dlq.>`), holding events that
+/// exhausted their deliveries, with the error and where they came from in
+/// headers. Kept 30 days.
+pub async fn ensure_dead_letter_stream(bus: &Bus) -> anyhow::Result<jetstream::stream::Stream> {
+    let stream = bus
+        .js
+        .get_or_create_stream(jetstream::stream::Config {
+            name: bus.name(DLQ_STREAM),
+            subjects: vec![bus.subject("dlq.>")],
+            max_age: Duration::from_secs(30 * 24 * 3600),
+            storage: jetstream::stream::StorageType::File,
+            ..Default::default()
+        })
+        .await?;
+    Ok(stream)
+}
+
+/// Name of the dead-letter stream (before the deployment prefix).
+pub const DLQ_STREAM: &str = "DLQ";
+/// Headers on a dead-lettered event.
+pub mod dlq_headers {
+    pub const ERROR: &str = "Jf-Dlq-Error";
+    pub const CONSUMER: &str = "Jf-Dlq-Consumer";
+    pub const STREAM: &str = "Jf-Dlq-Stream";
+    pub const SUBJECT: &str = "Jf-Dlq-Subject";
+    pub const SEQUENCE: &str = "Jf-Dlq-Sequence";
+    pub const DELIVERIES: &str = "Jf-Dlq-Deliveries";
+}
+
 /// A delivered event, decoded.
 pub struct Delivery<T> {
     pub envelope: common::EventEnvelope<T>,
+    /// The subject without the deployment prefix.
     pub subject: String,
+    /// The verified producing service.
+    pub producer: String,
 }
 
-/// Runs a durable pull consumer on `stream` until `token` is cancelled.
-/// The handler's `Ok` acks; `Err` naks with a delay so the event comes back.
-/// Set-up is retried with backoff while NATS or the stream is not there yet.
+/// A durable consumer of one producer's events.
+#[derive(Clone, Debug)]
+pub struct ConsumerSpec {
+    /// The service whose stream this reads; only events it signed are applied.
+    pub producer: &'static str,
+    /// Durable name (before the deployment prefix).
+    pub durable: &'static str,
+    /// Event subject filter (before the deployment prefix).
+    pub subject: &'static str,
+    /// Deliveries before an event goes to the dead-letter stream.
+    pub max_deliver: i64,
+    /// Delay before the n-th redelivery (the last one repeats).
+    pub backoff: Vec<Duration>,
+}
+
+impl ConsumerSpec {
+    /// Eight deliveries over about four minutes, then the dead-letter stream.
+    pub fn new(
+        producer: &'static str,
+        durable: &'static str,
+        subject: &'static str,
+    ) -> ConsumerSpec {
+        ConsumerSpec {
+            producer,
+            durable,
+            subject,
+            max_deliver: 8,
+            backoff: [1, 2, 5, 10, 30, 60, 120]
+                .into_iter()
+                .map(Duration::from_secs)
+                .collect(),
+        }
+    }
+
+    fn delay(&self, delivered: i64) -> Duration {
+        let i = usize::try_from(delivered.max(1) - 1).unwrap_or(0);
+        self.backoff
+            .get(i)
+            .or(self.backoff.last())
+            .copied()
+            .unwrap_or(Duration::from_secs(1))
+    }
+}
+
+/// Why an event could not be applied.
+enum Failure {
+    /// Will never succeed (unsigned, forged, unreadable): dead-letter now.
+    Permanent(String),
+    /// May succeed later: redeliver with backoff until `max_deliver`.
+    Transient(String),
+}
+
+/// Runs a durable pull consumer until `token` is cancelled. The handler's
+/// `Ok` acks; `Err` is redelivered after the spec's backoff, and after
+/// `max_deliver` deliveries the event moves to the dead-letter stream (the
+/// error in its headers, counted in `consumer_dead_letters`). Events not
+/// signed by the spec's producer, or unreadable, go there at once. Set-up
+/// is retried with backoff while NATS or the stream is not there yet.
 /// Handlers must be idempotent (use [`crate::outbox::mark_processed`]).
 pub async fn run_consumer<T, F, Fut>(
-    js: jetstream::Context,
-    stream: String,
-    durable: String,
-    filter_subject: String,
+    bus: Bus,
+    metrics: Metrics,
+    spec: ConsumerSpec,
     token: CancellationToken,
     handler: F,
 ) where
@@ -568,24 +836,27 @@ pub async fn run_consumer<T, F, Fut>(
     F: Fn(Delivery<T>) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
-    let mut backoff = Duration::from_millis(200);
+    let labels = crate::metrics::ConsumerLabels {
+        consumer: spec.durable.to_owned(),
+    };
+    let stream = bus.stream_name(spec.producer);
+    let durable = bus.name(spec.durable);
+    let mut setup_backoff = Duration::from_millis(200);
     'setup: loop {
         if token.is_cancelled() {
             return;
         }
         let setup = async {
-            let s = js.get_stream(&stream).await?;
+            let s = bus.js.get_stream(&stream).await?;
             let consumer: jetstream::consumer::PullConsumer = s
-                .get_or_create_consumer(
-                    &durable,
-                    jetstream::consumer::pull::Config {
-                        durable_name: Some(durable.clone()),
-                        filter_subject: filter_subject.clone(),
-                        ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                        ack_wait: Duration::from_secs(30),
-                        ..Default::default()
-                    },
-                )
+                .create_consumer(jetstream::consumer::pull::Config {
+                    durable_name: Some(durable.clone()),
+                    filter_subject: bus.subject(spec.subject),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait: Duration::from_secs(30),
+                    max_deliver: spec.max_deliver,
+                    ..Default::default()
+                })
                 .await?;
             let messages = consumer.messages().await?;
             anyhow::Ok(messages)
@@ -596,13 +867,13 @@ pub async fn run_consumer<T, F, Fut>(
                 tracing::debug!(error = %e, stream = %stream, durable = %durable, "consumer set-up failed; retrying");
                 tokio::select! {
                     _ = token.cancelled() => return,
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(setup_backoff) => {}
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+                setup_backoff = (setup_backoff * 2).min(Duration::from_secs(5));
                 continue 'setup;
             }
         };
-        backoff = Duration::from_millis(200);
+        setup_backoff = Duration::from_millis(200);
         loop {
             let next = tokio::select! {
                 m = messages.next() => m,
@@ -616,25 +887,56 @@ pub async fn run_consumer<T, F, Fut>(
                 }
                 None => continue 'setup,
             };
-            let subject = msg.subject.to_string();
-            let decoded: Result<common::EventEnvelope<T>, _> = serde_json::from_slice(&msg.payload);
-            let outcome = match decoded {
-                Ok(envelope) => handler(Delivery { envelope, subject }).await,
-                Err(e) => {
-                    // A message we cannot read will never become readable: ack it and say so.
-                    tracing::error!(error = %e, subject = %subject, "undecodable event skipped");
-                    Ok(())
-                }
-            };
+            let subject = bus.unprefixed(&msg.subject).to_owned();
+            let delivered = msg.info().map(|i| i.delivered).unwrap_or(1);
+            let outcome =
+                match bus
+                    .auth
+                    .verify_event(msg.headers.as_ref(), &msg.subject, &msg.payload)
+                {
+                    Err(e) => Err(Failure::Permanent(e.message)),
+                    Ok(producer) if producer != spec.producer => Err(Failure::Permanent(format!(
+                        "event signed by {producer}, expected {}",
+                        spec.producer
+                    ))),
+                    Ok(producer) => {
+                        match serde_json::from_slice::<common::EventEnvelope<T>>(&msg.payload) {
+                            Err(e) => Err(Failure::Permanent(format!("unreadable event: {e}"))),
+                            Ok(envelope) => handler(Delivery {
+                                envelope,
+                                subject: subject.clone(),
+                                producer,
+                            })
+                            .await
+                            .map_err(|e| Failure::Transient(format!("{e:#}"))),
+                        }
+                    }
+                };
             let ack = match outcome {
-                Ok(()) => msg.ack().await,
-                Err(e) => {
-                    tracing::warn!(
-                        error = format!("{e:#}"),
-                        "event handling failed; will be redelivered"
-                    );
-                    msg.ack_with(jetstream::AckKind::Nak(Some(Duration::from_secs(1))))
+                Ok(()) => {
+                    metrics.consumer_handled.get_or_create(&labels).inc();
+                    msg.ack().await
+                }
+                Err(Failure::Transient(e)) if delivered < spec.max_deliver => {
+                    metrics.consumer_failures.get_or_create(&labels).inc();
+                    tracing::warn!(error = %e, consumer = spec.durable, delivered, "event handling failed; will be redelivered");
+                    msg.ack_with(jetstream::AckKind::Nak(Some(spec.delay(delivered))))
                         .await
+                }
+                Err(Failure::Transient(e) | Failure::Permanent(e)) => {
+                    metrics.consumer_failures.get_or_create(&labels).inc();
+                    tracing::error!(error = %e, consumer = spec.durable, subject = %subject, delivered, "event dead-lettered");
+                    match dead_letter(&bus, &spec, &msg, &e, delivered).await {
+                        Ok(()) => {
+                            metrics.consumer_dead_letters.get_or_create(&labels).inc();
+                            msg.ack_with(jetstream::AckKind::Term).await
+                        }
+                        Err(de) => {
+                            tracing::warn!(error = %de, "dead-lettering failed; the event will be redelivered");
+                            msg.ack_with(jetstream::AckKind::Nak(Some(spec.delay(delivered))))
+                                .await
+                        }
+                    }
                 }
             };
             if let Err(e) = ack {
@@ -642,6 +944,47 @@ pub async fn run_consumer<T, F, Fut>(
             }
         }
     }
+}
+
+async fn dead_letter(
+    bus: &Bus,
+    spec: &ConsumerSpec,
+    msg: &jetstream::Message,
+    error: &str,
+    delivered: i64,
+) -> anyhow::Result<()> {
+    ensure_dead_letter_stream(bus).await?;
+    let mut headers = msg.headers.clone().unwrap_or_default();
+    let one_line: String = error
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(500)
+        .collect();
+    headers.insert(dlq_headers::ERROR, one_line.as_str());
+    headers.insert(dlq_headers::CONSUMER, spec.durable);
+    headers.insert(dlq_headers::SUBJECT, msg.subject.as_str());
+    headers.insert(dlq_headers::DELIVERIES, delivered.to_string().as_str());
+    if let Ok(info) = msg.info() {
+        headers.insert(dlq_headers::STREAM, info.stream);
+        headers.insert(
+            dlq_headers::SEQUENCE,
+            info.stream_sequence.to_string().as_str(),
+        );
+    }
+    // A fresh message id: the original's would be de-duplicated away if the
+    // same event is dead-lettered by two consumers.
+    headers.insert(
+        h::MSG_ID,
+        format!("dlq-{}-{}", spec.durable, uuid::Uuid::now_v7()).as_str(),
+    );
+    publish_event(
+        &bus.js,
+        bus.subject(&format!("dlq.{}", spec.durable)),
+        headers,
+        msg.payload.clone(),
+        Duration::from_secs(5),
+    )
+    .await
 }
 
 /// Headers for a published event: `Nats-Msg-Id` (JetStream de-duplication) plus context.

@@ -7,8 +7,7 @@
 
 use crate::error::AppError;
 use crate::metrics::Metrics;
-use crate::nats::CallContext;
-use async_nats::jetstream;
+use crate::nats::{Bus, CallContext};
 use common::EventEnvelope;
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
@@ -81,7 +80,7 @@ pub struct RelayConfig {
 /// Relays one batch. Returns how many events were published.
 pub async fn relay_once(
     pool: &deadpool_postgres::Pool,
-    js: &jetstream::Context,
+    bus: &Bus,
     cfg: &RelayConfig,
     metrics: &Metrics,
 ) -> anyhow::Result<usize> {
@@ -110,9 +109,15 @@ pub async fn relay_once(
                 }
             }
         }
-        headers.insert(common::subjects::headers::MSG_ID, id.to_string().as_str());
+        let id_text = id.to_string();
+        headers.insert(common::subjects::headers::MSG_ID, id_text.as_str());
+        // Signed by this service, so consumers can tell its events from any
+        // client's that can publish on the subject.
+        let subject = bus.subject(&subject);
+        bus.auth
+            .sign_event(&mut headers, &subject, &id_text, payload.as_bytes());
         let mut attempt = crate::nats::publish_event(
-            js,
+            &bus.js,
             subject.clone(),
             headers.clone(),
             payload.clone().into(),
@@ -122,9 +127,9 @@ pub async fn relay_once(
         if attempt.is_err() && !stream_checked {
             // The stream may not exist yet (first start, or NATS lost its state): create it and retry once.
             stream_checked = true;
-            if crate::nats::ensure_stream(js, &cfg.service).await.is_ok() {
+            if crate::nats::ensure_stream(bus, &cfg.service).await.is_ok() {
                 attempt = crate::nats::publish_event(
-                    js,
+                    &bus.js,
                     subject,
                     headers,
                     payload.into(),
@@ -188,7 +193,7 @@ pub async fn observe_lag(
 /// when NATS is up.
 pub async fn relay_loop(
     pool: deadpool_postgres::Pool,
-    js: jetstream::Context,
+    bus: Bus,
     cfg: RelayConfig,
     metrics: Metrics,
     signal: OutboxSignal,
@@ -198,7 +203,7 @@ pub async fn relay_loop(
     let mut backoff = cfg.poll_interval;
     let mut passes: u64 = 0;
     loop {
-        let result = relay_once(&pool, &js, &cfg, &metrics).await;
+        let result = relay_once(&pool, &bus, &cfg, &metrics).await;
         let _ = observe_lag(&pool, &metrics).await;
         passes += 1;
         if passes.is_multiple_of(600) {
@@ -234,7 +239,7 @@ pub async fn relay_loop(
     }
     let flush = async {
         loop {
-            match relay_once(&pool, &js, &cfg, &metrics).await {
+            match relay_once(&pool, &bus, &cfg, &metrics).await {
                 Ok(n) if (n as i64) < cfg.batch_size => break,
                 Ok(_) => continue,
                 Err(_) => break,

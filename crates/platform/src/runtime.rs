@@ -7,9 +7,9 @@
 use crate::auth::InternalAuth;
 use crate::config::BaseConfig;
 use crate::health::Health;
-use crate::http::{HttpDeps, OpenApiDoc};
+use crate::http::{HttpDeps, HttpServers, MetricsAccess, OpenApiDoc};
 use crate::metrics::Metrics;
-use crate::nats::RpcServer;
+use crate::nats::{Bus, RpcServer};
 use crate::outbox::{OutboxSignal, RelayConfig};
 use actix_web::web;
 use async_nats::jetstream;
@@ -24,6 +24,8 @@ pub struct Runtime {
     pub pool: deadpool_postgres::Pool,
     pub nats: async_nats::Client,
     pub js: jetstream::Context,
+    /// NATS with this deployment's namespace and this service's identity.
+    pub bus: Bus,
     pub metrics: Metrics,
     pub health: Health,
     pub internal_auth: InternalAuth,
@@ -40,13 +42,16 @@ impl Runtime {
         let service = config.service.clone();
         let pool = crate::db::build_pool(&config.database, &service)?;
         let nats = crate::nats::connect(&config.nats, &service).await?;
-        let js = jetstream::new(nats.clone());
         let metrics = Metrics::new(&service);
         let health = Health::default();
-        let internal_auth = InternalAuth::new(
-            config.internal_auth.secret.clone(),
-            config.internal_auth.ttl_secs,
+        let internal_auth = InternalAuth::from_config(&service, &config.internal_auth, config.env)?;
+        let bus = Bus::new(
+            nats.clone(),
+            internal_auth.clone(),
+            &config.nats.prefix,
+            config.nats.request_timeout(),
         );
+        let js = bus.js.clone();
         let background = CancellationToken::new();
         let mut tasks = JoinSet::new();
         tasks.spawn(crate::health::probe_loop(
@@ -60,7 +65,7 @@ impl Runtime {
         let outbox = OutboxSignal::default();
         tasks.spawn(crate::outbox::relay_loop(
             pool.clone(),
-            js.clone(),
+            bus.clone(),
             RelayConfig {
                 service: service.clone(),
                 poll_interval: Duration::from_millis(config.outbox.poll_interval_ms),
@@ -78,6 +83,7 @@ impl Runtime {
             pool,
             nats,
             js,
+            bus,
             metrics,
             health,
             internal_auth,
@@ -110,19 +116,68 @@ impl Runtime {
             pool: web::Data::new(self.pool.clone()),
             internal_auth: web::Data::new(self.internal_auth.clone()),
             openapi: web::Data::new(OpenApiDoc(Arc::new(openapi_json))),
+            metrics_access: web::Data::new(MetricsAccess(self.config.http.metrics_token.clone())),
             body_limit: self.config.http.body_limit_bytes,
         }
     }
 
-    pub async fn rpc_server(&self) -> anyhow::Result<RpcServer> {
+    /// Binds the HTTP listener (port 0 picks one) and, when
+    /// `http.metrics_address` is set, the metrics listener, and starts
+    /// serving the platform routes plus `configure`'s.
+    pub fn serve_http<F>(&self, openapi_json: String, configure: F) -> anyhow::Result<HttpServers>
+    where
+        F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+    {
+        let http = &self.config.http;
+        let (listener, _) = crate::http::bind(&http.host, http.port)?;
+        let metrics_listener = match http.metrics_address.as_deref().filter(|a| !a.is_empty()) {
+            Some(addr) => Some(std::net::TcpListener::bind(addr)?),
+            None => None,
+        };
+        Ok(crate::http::serve(
+            listener,
+            metrics_listener,
+            self.http_deps(openapi_json),
+            http.workers,
+            http.shutdown_timeout_secs,
+            configure,
+        )?)
+    }
+
+    /// The service's NATS endpoints, discoverable with `metadata` (the
+    /// HTTP address and pool settings are added here).
+    pub async fn rpc_server(&self, http_port: u16) -> anyhow::Result<RpcServer> {
+        let mut metadata = serde_json::Map::new();
+        metadata.insert(
+            "http_address".into(),
+            format!("{}:{http_port}", self.config.http.host).into(),
+        );
+        metadata.insert(
+            "db_pool_max".into(),
+            self.config.database.max_connections.to_string().into(),
+        );
+        metadata.insert("env".into(), self.config.env.as_str().into());
         RpcServer::start(
-            self.nats.clone(),
+            self.bus.clone(),
             self.service(),
             env!("CARGO_PKG_VERSION"),
-            self.internal_auth.clone(),
             self.metrics.clone(),
+            metadata,
         )
         .await
+    }
+
+    /// Runs a durable consumer of another service's (or this one's) events
+    /// until shutdown; see [`crate::nats::run_consumer`].
+    pub fn consume<T, F, Fut>(&mut self, spec: crate::nats::ConsumerSpec, handler: F)
+    where
+        T: serde::de::DeserializeOwned + Send + 'static,
+        F: Fn(crate::nats::Delivery<T>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let bus = self.bus.clone();
+        let metrics = self.metrics.clone();
+        self.spawn(move |token| crate::nats::run_consumer(bus, metrics, spec, token, handler));
     }
 
     /// Serves until shutdown is requested or the HTTP server exits, then
@@ -132,11 +187,17 @@ impl Runtime {
     /// NATS flushes. All within `http.shutdown_timeout_secs`.
     pub async fn serve_until_stopped(
         mut self,
-        server: actix_web::dev::Server,
+        servers: HttpServers,
         rpc: Option<RpcServer>,
     ) -> anyhow::Result<()> {
+        let server = servers.main;
+        let metrics_server = servers.metrics;
         let handle = server.handle();
         let mut server_task = tokio::spawn(server);
+        let metrics_task = metrics_server.map(|m| {
+            let h = m.handle();
+            (h, tokio::spawn(m))
+        });
         let deadline = Duration::from_secs(self.config.http.shutdown_timeout_secs);
         let early_exit = tokio::select! {
             _ = self.shutdown.cancelled() => None,
@@ -148,6 +209,10 @@ impl Runtime {
         if early_exit.is_none() {
             handle.stop(true).await;
             let _ = tokio::time::timeout(deadline, server_task).await;
+        }
+        if let Some((h, task)) = metrics_task {
+            h.stop(true).await;
+            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
         }
         if let Some(rpc) = rpc {
             rpc.drain(
@@ -179,5 +244,43 @@ impl Runtime {
             Some(Err(e)) => Err(e.into()),
             _ => Ok(()),
         }
+    }
+}
+
+/// What every service's `Application` is made of: the runtime, its HTTP
+/// servers and its NATS endpoints. Built identically by `main` and by tests.
+pub struct Service {
+    runtime: Runtime,
+    http: HttpServers,
+    rpc: Option<RpcServer>,
+}
+
+impl Service {
+    pub fn new(runtime: Runtime, http: HttpServers, rpc: Option<RpcServer>) -> Service {
+        tracing::info!(port = http.port, metrics_port = ?http.metrics_port, service = runtime.service(), "listening");
+        Service { runtime, http, rpc }
+    }
+
+    /// The main HTTP port (the real one when configured as 0).
+    pub fn port(&self) -> u16 {
+        self.http.port
+    }
+
+    /// The metrics listener's port, when `/metrics` has one of its own.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.http.metrics_port
+    }
+
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Cancelling this token shuts the service down gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.runtime.shutdown.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.runtime.serve_until_stopped(self.http, self.rpc).await
     }
 }

@@ -74,14 +74,14 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let bearer = reg["access_token"].as_str().unwrap_or_default().to_owned();
     let user: common::UserId = reg["user"]["id"].as_str().unwrap_or_default().parse()?;
-    let internal = platform::auth::InternalAuth::new(
-        secrecy::SecretString::from("insecure-dev-internal-token-secret-change-me"),
-        3600,
-    );
-    let token = internal.sign(&common::Principal {
+    // Internal tokens live at most 60 s: each phase mints its own, as the
+    // gateway signs one per request.
+    let internal = platform::auth::InternalAuth::development("gateway")?;
+    let principal = common::Principal {
         user_id: user,
         roles: vec![common::Role::User],
-    })?;
+    };
+    let mint = || internal.sign("charts", Some(&principal));
 
     println!(
         "charts bench: {seconds} s per measurement, {concurrency} concurrent clients, {cores} cores, db pool {pool_size}, compute threads {}",
@@ -94,7 +94,7 @@ async fn main() -> anyhow::Result<()> {
         let t = Instant::now();
         let r = http
             .post(format!("{charts_url}/api/v1/charts"))
-            .header("x-internal-token", &token)
+            .header("x-internal-token", mint()?)
             .json(&birth(i + 1))
             .send()
             .await?;
@@ -112,7 +112,7 @@ async fn main() -> anyhow::Result<()> {
     let hot = birth(0);
     let r = http
         .post(format!("{charts_url}/api/v1/charts"))
-        .header("x-internal-token", &token)
+        .header("x-internal-token", mint()?)
         .json(&hot)
         .send()
         .await?;
@@ -128,7 +128,7 @@ async fn main() -> anyhow::Result<()> {
     };
 
     let direct_url = format!("{charts_url}/api/v1/charts");
-    let (h, t) = (hot.clone(), token.clone());
+    let (h, t) = (hot.clone(), mint()?);
     let direct = testkit::bench::http(seconds, concurrency, move |c| {
         c.post(&direct_url)
             .header("x-internal-token", t.as_str())

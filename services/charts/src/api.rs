@@ -365,8 +365,8 @@ pub async fn cache_purge(
     state.cache.clear_memory();
     // Every replica forgets what it holds in memory.
     if let Err(e) = state
-        .nats
-        .publish(crate::PURGED_SUBJECT, Vec::new().into())
+        .bus
+        .broadcast(crate::PURGED_SUBJECT, Vec::new().into())
         .await
     {
         tracing::warn!(error = %e, "could not announce the purge to other replicas");

@@ -134,10 +134,7 @@ pub fn routes(
 
 /// A running charts service: built identically by `main` and by the tests.
 pub struct Application {
-    port: u16,
-    runtime: Runtime,
-    server: actix_web::dev::Server,
-    rpc: platform::nats::RpcServer,
+    service: platform::runtime::Service,
     state: web::Data<AppState>,
 }
 
@@ -168,41 +165,29 @@ impl Application {
         let c = cache.clone();
         runtime.spawn(move |token| c.hit_flush_loop(flush_every, token));
         let c = cache.clone();
-        let nats = runtime.nats.clone();
-        runtime.spawn(move |token| purge_listener(nats, c, token));
+        let bus = runtime.bus.clone();
+        runtime.spawn(move |token| purge_listener(bus, c, token));
         let state = web::Data::new(AppState {
             pool: runtime.pool.clone(),
             cache,
             places,
             cfg,
             compute_threads,
-            nats: runtime.nats.clone(),
+            bus: runtime.bus.clone(),
         });
-        let (listener, port) =
-            platform::http::bind(&runtime.config.http.host, runtime.config.http.port)?;
-        let openapi = ApiDoc::openapi().to_json()?;
-        let server = platform::http::serve(
-            listener,
-            runtime.http_deps(openapi),
-            runtime.config.http.workers,
-            runtime.config.http.shutdown_timeout_secs,
-            routes(state.clone()),
-        )?;
-        let mut rpc = runtime.rpc_server().await?;
+        let http = runtime.serve_http(ApiDoc::openapi().to_json()?, routes(state.clone()))?;
+        let mut rpc = runtime.rpc_server(http.port).await?;
         rpc::register(&mut rpc, state.clone().into_inner()).await?;
         rpc.sync(Duration::from_secs(2)).await;
-        tracing::info!(port, compute_threads, "charts listening");
+        tracing::info!(compute_threads, "charts ready");
         Ok(Application {
-            port,
-            runtime,
-            server,
-            rpc,
+            service: platform::runtime::Service::new(runtime, http, Some(rpc)),
             state,
         })
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.service.port()
     }
 
     /// The shared state (tests and benchmarks read the cache counters).
@@ -212,19 +197,18 @@ impl Application {
 
     /// Cancelling this token shuts the service down gracefully.
     pub fn shutdown_token(&self) -> CancellationToken {
-        self.runtime.shutdown.clone()
+        self.service.shutdown_token()
     }
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.runtime
-            .serve_until_stopped(self.server, Some(self.rpc))
-            .await
+        self.service.run_until_stopped().await
     }
 }
 
-/// Drops in-memory charts whenever any replica purges the cache.
+/// Drops in-memory charts whenever a replica announces a purge (only
+/// announcements signed by charts itself count).
 async fn purge_listener(
-    nats: async_nats::Client,
+    bus: platform::nats::Bus,
     cache: Arc<ChartCache>,
     token: CancellationToken,
 ) {
@@ -232,7 +216,7 @@ async fn purge_listener(
     loop {
         let sub = tokio::select! {
             _ = token.cancelled() => return,
-            s = nats.subscribe(PURGED_SUBJECT) => s,
+            s = bus.client.subscribe(bus.subject(PURGED_SUBJECT)) => s,
         };
         match sub {
             Ok(mut sub) => loop {
@@ -242,7 +226,10 @@ async fn purge_listener(
                         return;
                     }
                     m = sub.next() => match m {
-                        Some(_) => cache.clear_memory(),
+                        Some(msg) => match bus.verify_broadcast(&msg, &[config::SERVICE]) {
+                            Ok(_) => cache.clear_memory(),
+                            Err(e) => tracing::warn!(error = %e.message, "purge announcement refused"),
+                        },
                         None => break,
                     }
                 }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChartGet {
-    /// The owner; may be omitted when the request carries an internal token.
+    /// Another user than the token's (admins only); normally omitted.
     #[serde(default)]
     pub user_id: Option<Uuid>,
     #[serde(default)]
@@ -37,19 +37,14 @@ pub struct ProfileGet {
     pub profile_id: Uuid,
 }
 
-/// The owner a request acts for: the token's principal, or the body's
-/// `user_id` (a token naming someone else may only be an admin's).
+/// Services that may ask for charts and profiles, always for a named user.
+pub const CHART_CALLERS: &[&str] = &["guidance", "media", "social"];
+
+/// The owner a request acts for: the user named in the caller's signed
+/// token (a body `user_id` only when that user is an admin or the same one).
 fn owner(req: &RpcRequest, user_id: Option<Uuid>) -> Result<Uuid, AppError> {
-    match (&req.principal, user_id) {
-        (Some(p), None) => Ok(p.user_id.as_uuid()),
-        (Some(p), Some(u)) if p.user_id.as_uuid() == u || p.is_admin() => Ok(u),
-        (Some(_), Some(_)) => Err(AppError::forbidden()),
-        (None, Some(u)) => Ok(u),
-        (None, None) => Err(AppError::validation(
-            "user_id",
-            "user_id is required without an internal token",
-        )),
-    }
+    req.acting_user(user_id.map(common::UserId))
+        .map(|u| u.as_uuid())
 }
 
 async fn chart_get(
@@ -111,14 +106,19 @@ async fn profile_get(
 
 pub async fn register(rpc: &mut RpcServer, state: Arc<AppState>) -> anyhow::Result<()> {
     let st = state.clone();
-    rpc.endpoint(subj::CHART_GET, move |req: RpcRequest, body: ChartGet| {
-        let st = st.clone();
-        async move { chart_get(&st, req, body).await }
-    })
+    rpc.endpoint(
+        subj::CHART_GET,
+        CHART_CALLERS,
+        move |req: RpcRequest, body: ChartGet| {
+            let st = st.clone();
+            async move { chart_get(&st, req, body).await }
+        },
+    )
     .await?;
     let st = state;
     rpc.endpoint(
         subj::PROFILE_GET,
+        CHART_CALLERS,
         move |req: RpcRequest, body: ProfileGet| {
             let st = st.clone();
             async move { profile_get(&st, req, body).await }

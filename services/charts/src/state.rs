@@ -14,7 +14,7 @@ pub struct AppState {
     pub places: Arc<Gazetteer>,
     pub cfg: ChartsConfig,
     pub compute_threads: usize,
-    pub nats: async_nats::Client,
+    pub bus: platform::nats::Bus,
 }
 
 /// A chart as answered to a client.

@@ -24,10 +24,7 @@ async fn main() -> anyhow::Result<()> {
     let nats = testkit::NatsServer::start()?;
 
     // The upstream: verifies the internal token like every service does.
-    let internal = platform::auth::InternalAuth::new(
-        secrecy::SecretString::from("insecure-dev-internal-token-secret-change-me"),
-        60,
-    );
+    let internal = platform::auth::InternalAuth::development("charts")?;
     let data = web::Data::new(internal.clone());
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let up_port = listener.local_addr()?.port();
@@ -43,7 +40,9 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(upstream);
 
     let overrides: Vec<(String, String)> = vec![
+        ("env".into(), "development".into()),
         ("http.port".into(), "0".into()),
+        ("http.metrics_address".into(), "127.0.0.1:0".into()),
         ("database.url".into(), db.url.clone()),
         ("nats.url".into(), nats.url()),
         (
@@ -75,10 +74,13 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let bearer = reg["access_token"].as_str().unwrap_or_default().to_owned();
     let user: common::UserId = reg["user"]["id"].as_str().unwrap_or_default().parse()?;
-    let internal_token = internal.sign(&common::Principal {
-        user_id: user,
-        roles: vec![common::Role::User],
-    })?;
+    let internal_token = platform::auth::InternalAuth::development("gateway")?.sign(
+        "charts",
+        Some(&common::Principal {
+            user_id: user,
+            roles: vec![common::Role::User],
+        }),
+    )?;
 
     println!(
         "gateway bench: {seconds} s per measurement, {concurrency} concurrent clients, {} cores",

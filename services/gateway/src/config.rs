@@ -108,7 +108,9 @@ pub fn default_routes() -> Vec<Route> {
 pub fn defaults(
     b: config::ConfigBuilder<config::builder::DefaultState>,
 ) -> Result<config::ConfigBuilder<config::builder::DefaultState>, config::ConfigError> {
-    b.set_default("auth.jwt_kid", "k1")?
+    // The gateway faces the internet: its metrics get a listener of their own.
+    b.set_default("http.metrics_address", "127.0.0.1:9180")?
+        .set_default("auth.jwt_kid", "k1")?
         .set_default(
             "auth.jwt_secret",
             format!("{INSECURE_DEFAULT_PREFIX}jwt-signing-secret-change-me"),

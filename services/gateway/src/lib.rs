@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod config;
 pub mod passwords;
+pub mod path;
 pub mod proxy;
 pub mod state;
 pub mod throttle;
@@ -103,52 +104,39 @@ pub fn routes(
 }
 
 /// A running gateway: built identically by `main` and by the tests.
-pub struct Application {
-    port: u16,
-    runtime: Runtime,
-    server: actix_web::dev::Server,
-    rpc: platform::nats::RpcServer,
-}
+pub struct Application(platform::runtime::Service);
 
 impl Application {
     /// Binds the listener (port 0 picks one), starts the runtime and the server.
     pub async fn build(base: BaseConfig, cfg: GatewayConfig) -> anyhow::Result<Application> {
         let runtime = Runtime::start(base).await?;
         let state = web::Data::new(build_state(&runtime, cfg)?);
-        let (listener, port) =
-            platform::http::bind(&runtime.config.http.host, runtime.config.http.port)?;
-        let openapi = ApiDoc::openapi().to_json()?;
-        let server = platform::http::serve(
-            listener,
-            runtime.http_deps(openapi),
-            runtime.config.http.workers,
-            runtime.config.http.shutdown_timeout_secs,
-            routes(state),
-        )?;
+        let http = runtime.serve_http(ApiDoc::openapi().to_json()?, routes(state))?;
         // No request/reply endpoints yet; registering makes every instance discoverable.
-        let rpc = runtime.rpc_server().await?;
-        tracing::info!(port, "gateway listening");
-        Ok(Application {
-            port,
+        let rpc = runtime.rpc_server(http.port).await?;
+        Ok(Application(platform::runtime::Service::new(
             runtime,
-            server,
-            rpc,
-        })
+            http,
+            Some(rpc),
+        )))
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.0.port()
+    }
+
+    /// Where `/metrics` is served when it has a listener of its own.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.0.metrics_port()
     }
 
     /// Cancelling this token shuts the gateway down gracefully.
     pub fn shutdown_token(&self) -> CancellationToken {
-        self.runtime.shutdown.clone()
+        self.0.shutdown_token()
     }
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.runtime
-            .serve_until_stopped(self.server, Some(self.rpc))
-            .await
+        self.0.run_until_stopped().await
     }
 }
 
@@ -178,10 +166,11 @@ pub async fn create_admin(
         pool: runtime_pool.clone(),
         hasher: passwords::Hasher::new(&cfg.auth)?,
         access: tokens::AccessTokens::new(&cfg.auth),
-        internal_auth: platform::auth::InternalAuth::new(
-            base.internal_auth.secret.clone(),
-            base.internal_auth.ttl_secs,
-        ),
+        internal_auth: platform::auth::InternalAuth::from_config(
+            &base.service,
+            &base.internal_auth,
+            base.env,
+        )?,
         outbox: Default::default(),
         http: platform::http_client::client(),
         cfg,

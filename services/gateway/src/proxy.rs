@@ -109,8 +109,10 @@ pub async fn forward(
     body: web::Bytes,
     state: web::Data<GatewayState>,
 ) -> Result<HttpResponse, AppError> {
-    let path = req.path();
-    let route = match_route(&state.cfg.routes, path).ok_or_else(|| AppError::not_found("route"))?;
+    // Route, authorise and forward on one normalised path.
+    let path = crate::path::normalize(req.path())?;
+    let route =
+        match_route(&state.cfg.routes, &path).ok_or_else(|| AppError::not_found("route"))?;
     let principal = authorize(&req, &state, route.access)?;
     let base = state.cfg.upstreams.get(&route.upstream).ok_or_else(|| {
         AppError::internal(anyhow::anyhow!(
@@ -118,11 +120,7 @@ pub async fn forward(
             route.upstream
         ))
     })?;
-    let mut url = format!("{}{}", base.trim_end_matches('/'), path);
-    if !req.query_string().is_empty() {
-        url.push('?');
-        url.push_str(req.query_string());
-    }
+    let url = crate::path::upstream_url(base, &path, req.query_string())?;
     let mut headers = reqwest::header::HeaderMap::new();
     for (name, value) in req.headers() {
         let n = name.as_str();
@@ -137,7 +135,7 @@ pub async fn forward(
         }
     }
     if let Some(p) = &principal {
-        let token = state.internal_auth.sign(p)?;
+        let token = state.internal_auth.sign(&route.upstream, Some(p))?;
         if let Ok(v) = reqwest::header::HeaderValue::from_str(&token) {
             headers.insert(INTERNAL_TOKEN, v);
         }
@@ -173,7 +171,7 @@ pub async fn forward(
     let upstream = route.upstream.clone();
     let resp = state
         .http
-        .request(method, &url)
+        .request(method, url)
         .headers(headers)
         .body(body)
         .send()

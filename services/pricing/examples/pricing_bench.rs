@@ -159,33 +159,20 @@ async fn main() -> anyhow::Result<()> {
     ];
     let (base, cfg) = pricing::load_config(&overrides)?;
     platform::cli::migrate(&base, pricing::MIGRATIONS).await?;
-    let secret = base.internal_auth.secret.clone();
     let app = pricing::Application::build(base, cfg).await?;
     let port = app.port();
     let stop = app.shutdown_token();
     let handle = tokio::spawn(app.run_until_stopped());
 
-    let auth = InternalAuth::new(secret, 3600);
+    // Tokens are signed per call (they live at most 60 s), as guidance
+    // would sign them; the admin's as the gateway would.
     let users: Arc<Vec<UserId>> = Arc::new((0..nusers).map(|_| UserId::new()).collect());
-    let tokens: Arc<std::collections::HashMap<UserId, String>> = Arc::new(
-        users
-            .iter()
-            .map(|u| {
-                (
-                    *u,
-                    auth.sign(&Principal {
-                        user_id: *u,
-                        roles: vec![Role::User],
-                    })
-                    .unwrap(),
-                )
-            })
-            .collect(),
-    );
-    let admin = auth.sign(&Principal {
+    let tokens = Arc::new(Tokens(InternalAuth::development("guidance")?));
+    let gateway = InternalAuth::development("gateway")?;
+    let admin_principal = Principal {
         user_id: UserId::new(),
         roles: vec![Role::Admin],
-    })?;
+    };
     let http = platform::http_client::builder()
         .pool_max_idle_per_host(concurrency * 2)
         .build()?;
@@ -201,7 +188,10 @@ async fn main() -> anyhow::Result<()> {
     for u in users.iter() {
         let r = http
             .post(format!("{base_url}/api/v1/admin/pricing/adjustments"))
-            .header("X-Internal-Token", &admin)
+            .header(
+                "X-Internal-Token",
+                gateway.sign("pricing", Some(&admin_principal))?,
+            )
             .header("Idempotency-Key", format!("fund-{u}"))
             .json(&json!({"user_id": u, "amount": 10_000_000, "reason": "benchmark"}))
             .send()
@@ -227,7 +217,7 @@ async fn main() -> anyhow::Result<()> {
     let over_http = run(seconds as f64, concurrency, &users, move |u, key| {
         let (http, tk, base) = (h2.clone(), tk.clone(), b2.clone());
         async move {
-            let token = tk.get(&u).cloned().unwrap_or_default();
+            let token = tk.token(u);
             let r = http
                 .post(format!("{base}/internal/v1/credits/holds"))
                 .header("X-Internal-Token", &token)
@@ -303,14 +293,27 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Signs a user's token for pricing, as a spending service would.
+struct Tokens(InternalAuth);
+
+impl Tokens {
+    fn token(&self, user: UserId) -> String {
+        let p = Principal {
+            user_id: user,
+            roles: vec![Role::User],
+        };
+        self.0.sign("pricing", Some(&p)).unwrap_or_default()
+    }
+}
+
 async fn nats_pair(
     nc: &async_nats::Client,
-    tokens: &std::collections::HashMap<UserId, String>,
+    tokens: &Tokens,
     user: UserId,
     key: String,
     timeout: Duration,
 ) -> anyhow::Result<()> {
-    let token = tokens.get(&user).cloned().unwrap_or_default();
+    let token = tokens.token(user);
     let ctx = CallContext::default()
         .with_internal_token(token.clone())
         .with_idempotency_key(format!("h-{key}"));

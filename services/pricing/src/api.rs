@@ -6,7 +6,7 @@ use crate::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use common::subjects::headers::IDEMPOTENCY_KEY;
 use common::{CurrencyCode, UserId};
-use platform::auth::{Admin, Authenticated};
+use platform::auth::{Admin, Authenticated, ServiceCall};
 use platform::db::q;
 use platform::http::Json;
 use platform::nats::CallContext;
@@ -61,10 +61,11 @@ pub async fn ledger_page(
 #[utoipa::path(post, path = "/internal/v1/credits/holds", request_body = crate::ledger::HoldRequest, params(("Idempotency-Key" = String, Header, description = "required")), responses((status = 200, body = crate::ledger::HoldView), (status = 402, description = "insufficient_credits"), (status = 409, description = "quote_expired or idempotency_conflict")))]
 pub async fn hold_http(
     st: web::Data<AppState>,
-    Authenticated(p): Authenticated,
+    ServiceCall(caller): ServiceCall,
     req: HttpRequest,
     body: Json<HoldRequest>,
 ) -> Result<HttpResponse, AppError> {
+    let p = caller.allow(crate::rpc::SPENDERS)?.principal()?.clone();
     let key = idempotency_key(&req);
     let key = ledger::require_key(key.as_deref())?;
     let v = ledger::hold(&st, &ctx(key), &p, key, body.0).await?;
@@ -74,11 +75,12 @@ pub async fn hold_http(
 #[utoipa::path(post, path = "/internal/v1/credits/holds/{id}/capture", request_body = AmountBody, params(("id" = String, Path, description = "hold id"), ("Idempotency-Key" = String, Header, description = "required")), responses((status = 200, body = crate::ledger::HoldView), (status = 404, description = "hold_not_found"), (status = 409, description = "hold_expired, amount_exceeds_hold, conflict")))]
 pub async fn capture_http(
     st: web::Data<AppState>,
-    Authenticated(p): Authenticated,
+    ServiceCall(caller): ServiceCall,
     req: HttpRequest,
     path: web::Path<Uuid>,
     body: Json<AmountBody>,
 ) -> Result<HttpResponse, AppError> {
+    let p = caller.allow(crate::rpc::SPENDERS)?.principal()?.clone();
     let key = idempotency_key(&req);
     let key = ledger::require_key(key.as_deref())?;
     let r = CaptureRequest {
@@ -92,10 +94,11 @@ pub async fn capture_http(
 #[utoipa::path(post, path = "/internal/v1/credits/holds/{id}/release", params(("id" = String, Path, description = "hold id"), ("Idempotency-Key" = String, Header, description = "required")), responses((status = 200, body = crate::ledger::HoldView), (status = 404, description = "hold_not_found")))]
 pub async fn release_http(
     st: web::Data<AppState>,
-    Authenticated(p): Authenticated,
+    ServiceCall(caller): ServiceCall,
     req: HttpRequest,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
+    let p = caller.allow(crate::rpc::SPENDERS)?.principal()?.clone();
     let key = idempotency_key(&req);
     let key = ledger::require_key(key.as_deref())?;
     let r = ReleaseRequest {

@@ -429,17 +429,7 @@ pub struct ReleaseRequest {
     pub hold_id: HoldId,
 }
 
-/// Whose wallet a request acts on: the caller's, or (for an admin) any.
-pub fn acting_user(
-    principal: &common::Principal,
-    requested: Option<UserId>,
-) -> Result<UserId, AppError> {
-    match requested {
-        Some(u) if u != principal.user_id && !principal.is_admin() => Err(AppError::forbidden()),
-        Some(u) => Ok(u),
-        None => Ok(principal.user_id),
-    }
-}
+pub use platform::auth::acting_user;
 
 #[tracing::instrument(skip_all, fields(user = %principal.user_id))]
 pub async fn hold(

@@ -157,12 +157,7 @@ pub fn routes(
 }
 
 /// A running pricing service: built identically by `main` and by the tests.
-pub struct Application {
-    port: u16,
-    runtime: Runtime,
-    server: actix_web::dev::Server,
-    rpc: platform::nats::RpcServer,
-}
+pub struct Application(platform::runtime::Service);
 
 impl Application {
     pub async fn build(base: BaseConfig, cfg: PricingConfig) -> anyhow::Result<Application> {
@@ -173,72 +168,42 @@ impl Application {
             cfg,
             outbox: runtime.outbox.clone(),
         };
-        let (listener, port) =
-            platform::http::bind(&runtime.config.http.host, runtime.config.http.port)?;
-        let openapi = ApiDoc::openapi().to_json()?;
-        let server = platform::http::serve(
-            listener,
-            runtime.http_deps(openapi),
-            runtime.config.http.workers,
-            runtime.config.http.shutdown_timeout_secs,
+        let http = runtime.serve_http(
+            ApiDoc::openapi().to_json()?,
             routes(web::Data::new(state.clone())),
         )?;
-        let mut rpc = runtime.rpc_server().await?;
+        let mut rpc = runtime.rpc_server(http.port).await?;
         rpc::register(&mut rpc, state.clone()).await?;
         rpc.sync(std::time::Duration::from_secs(2)).await;
-        let js = runtime.js.clone();
         let welcome_state = state.clone();
-        runtime.spawn(move |token| {
-            platform::nats::run_consumer(
-                js,
-                welcome::STREAM.into(),
-                welcome::CONSUMER.into(),
-                welcome::SUBJECT.into(),
-                token,
-                move |d| {
-                    let st = welcome_state.clone();
-                    async move { welcome::handle(&st, d).await }
-                },
-            )
+        runtime.consume(welcome::spec(), move |d| {
+            let st = welcome_state.clone();
+            async move { welcome::handle(&st, d).await }
         });
-        let js = runtime.js.clone();
         let usage_state = state.clone();
-        runtime.spawn(move |token| {
-            platform::nats::run_consumer(
-                js,
-                usage::STREAM.into(),
-                usage::CONSUMER.into(),
-                usage::SUBJECT.into(),
-                token,
-                move |d| {
-                    let st = usage_state.clone();
-                    async move { usage::handle(&st, d).await }
-                },
-            )
+        runtime.consume(usage::spec(), move |d| {
+            let st = usage_state.clone();
+            async move { usage::handle(&st, d).await }
         });
         let sweep_state = state;
         runtime.spawn(move |token| ledger::sweeper(sweep_state, token));
-        tracing::info!(port, "pricing listening");
-        Ok(Application {
-            port,
+        Ok(Application(platform::runtime::Service::new(
             runtime,
-            server,
-            rpc,
-        })
+            http,
+            Some(rpc),
+        )))
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.0.port()
     }
 
     pub fn shutdown_token(&self) -> CancellationToken {
-        self.runtime.shutdown.clone()
+        self.0.shutdown_token()
     }
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.runtime
-            .serve_until_stopped(self.server, Some(self.rpc))
-            .await
+        self.0.run_until_stopped().await
     }
 }
 

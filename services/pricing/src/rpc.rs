@@ -6,23 +6,16 @@ use crate::catalog::{self, QuoteRequest};
 use crate::ledger::{self, CaptureRequest, HoldRequest, ReleaseRequest};
 use crate::AppState;
 use common::subjects::pricing as s;
-use common::{Principal, UserId};
+use common::UserId;
 use platform::nats::{CallContext, RpcRequest, RpcServer};
-use platform::AppError;
 use serde::{Deserialize, Serialize};
 
-fn principal(r: &RpcRequest) -> Result<&Principal, AppError> {
-    r.principal
-        .as_ref()
-        .ok_or_else(|| AppError::unauthorized("an internal token naming the user is required"))
-}
+/// Services that move credits for a user (the allow-list: only
+/// guidance and media spend credits).
+pub const SPENDERS: &[&str] = &["guidance", "media"];
 
 fn ctx(r: &RpcRequest) -> CallContext {
-    CallContext {
-        request_id: r.request_id.clone(),
-        idempotency_key: r.idempotency_key.clone(),
-        internal_token: None,
-    }
+    r.context()
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -41,22 +34,27 @@ pub struct QuoteCreate {
 
 pub async fn register(rpc: &mut RpcServer, st: AppState) -> anyhow::Result<()> {
     let a = st.clone();
-    rpc.endpoint(s::CREDITS_HOLD, move |r: RpcRequest, req: HoldRequest| {
-        let st = a.clone();
-        async move {
-            let p = principal(&r)?;
-            let key = ledger::require_key(r.idempotency_key.as_deref())?;
-            ledger::hold(&st, &ctx(&r), p, key, req).await
-        }
-    })
+    rpc.endpoint(
+        s::CREDITS_HOLD,
+        SPENDERS,
+        move |r: RpcRequest, req: HoldRequest| {
+            let st = a.clone();
+            async move {
+                let p = r.principal()?;
+                let key = ledger::require_key(r.idempotency_key.as_deref())?;
+                ledger::hold(&st, &ctx(&r), p, key, req).await
+            }
+        },
+    )
     .await?;
     let a = st.clone();
     rpc.endpoint(
         s::CREDITS_CAPTURE,
+        SPENDERS,
         move |r: RpcRequest, req: CaptureRequest| {
             let st = a.clone();
             async move {
-                let p = principal(&r)?;
+                let p = r.principal()?;
                 let key = ledger::require_key(r.idempotency_key.as_deref())?;
                 ledger::capture(&st, &ctx(&r), p, key, req).await
             }
@@ -66,10 +64,11 @@ pub async fn register(rpc: &mut RpcServer, st: AppState) -> anyhow::Result<()> {
     let a = st.clone();
     rpc.endpoint(
         s::CREDITS_RELEASE,
+        SPENDERS,
         move |r: RpcRequest, req: ReleaseRequest| {
             let st = a.clone();
             async move {
-                let p = principal(&r)?;
+                let p = r.principal()?;
                 let key = ledger::require_key(r.idempotency_key.as_deref())?;
                 ledger::release(&st, p, key, req).await
             }
@@ -79,10 +78,11 @@ pub async fn register(rpc: &mut RpcServer, st: AppState) -> anyhow::Result<()> {
     let a = st.clone();
     rpc.endpoint(
         s::CREDITS_BALANCE,
+        SPENDERS,
         move |r: RpcRequest, req: BalanceRequest| {
             let st = a.clone();
             async move {
-                let user = ledger::acting_user(principal(&r)?, req.user_id)?;
+                let user = r.acting_user(req.user_id)?;
                 let c = platform::db::conn(&st.pool).await?;
                 ledger::balance_of(&c, user).await
             }
@@ -90,13 +90,17 @@ pub async fn register(rpc: &mut RpcServer, st: AppState) -> anyhow::Result<()> {
     )
     .await?;
     let a = st;
-    rpc.endpoint(s::QUOTE_CREATE, move |r: RpcRequest, req: QuoteCreate| {
-        let st = a.clone();
-        async move {
-            let user = ledger::acting_user(principal(&r)?, req.user_id)?;
-            catalog::create_quote(&st, user, &req.quote).await
-        }
-    })
+    rpc.endpoint(
+        s::QUOTE_CREATE,
+        SPENDERS,
+        move |r: RpcRequest, req: QuoteCreate| {
+            let st = a.clone();
+            async move {
+                let user = r.acting_user(req.user_id)?;
+                catalog::create_quote(&st, user, &req.quote).await
+            }
+        },
+    )
     .await?;
     Ok(())
 }

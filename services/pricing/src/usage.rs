@@ -9,11 +9,14 @@
 use crate::events::CreditsSpent;
 use crate::AppState;
 use platform::db::q;
-use platform::nats::Delivery;
+use platform::nats::{ConsumerSpec, Delivery};
 
 pub const CONSUMER: &str = "pricing-usage";
-pub const STREAM: &str = "EVT_PRICING";
 pub const SUBJECT: &str = "evt.pricing.credits.spent";
+
+pub fn spec() -> ConsumerSpec {
+    ConsumerSpec::new(common::subjects::pricing::SERVICE, CONSUMER, SUBJECT)
+}
 
 #[tracing::instrument(skip_all, fields(event = %d.envelope.id))]
 pub async fn handle(st: &AppState, d: Delivery<CreditsSpent>) -> anyhow::Result<()> {

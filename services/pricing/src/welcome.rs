@@ -8,11 +8,16 @@ use crate::ledger::{self, Kind};
 use crate::AppState;
 use common::event::UserRegistered;
 use platform::db::q;
-use platform::nats::{CallContext, Delivery};
+use platform::nats::{CallContext, ConsumerSpec, Delivery};
 
 pub const CONSUMER: &str = "pricing-welcome";
-pub const STREAM: &str = "EVT_GATEWAY";
 pub const SUBJECT: &str = "evt.gateway.user.registered";
+
+/// Registrations from the gateway's stream; only events the gateway signed
+/// grant anything (a client that can publish on NATS cannot mint credits).
+pub fn spec() -> ConsumerSpec {
+    ConsumerSpec::new(common::subjects::gateway::SERVICE, CONSUMER, SUBJECT)
+}
 
 #[tracing::instrument(skip_all, fields(event = %d.envelope.id))]
 pub async fn handle(st: &AppState, d: Delivery<UserRegistered>) -> anyhow::Result<()> {

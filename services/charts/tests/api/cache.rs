@@ -11,7 +11,7 @@ async fn two_hundred_concurrent_requests_for_a_cold_key_compute_once() {
     for i in 0..200 {
         let http = app.http.clone();
         let url = app.url("/api/v1/charts");
-        let token = users[i % users.len()].token.clone();
+        let token = users[i % users.len()].token();
         let body = body.clone();
         tasks.push(tokio::spawn(async move {
             let r = http
@@ -251,7 +251,7 @@ async fn cache_hits_do_not_wait_behind_computations() {
     for i in 0..cold {
         let http = app.http.clone();
         let url = app.url("/api/v1/charts");
-        let token = alice.token.clone();
+        let token = alice.token();
         let body = chennai_birth("2000-01-01", &format!("01:{:02}:{:02}", i / 60, i % 60));
         tasks.push(tokio::spawn(async move {
             let r = http

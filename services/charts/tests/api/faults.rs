@@ -92,7 +92,7 @@ async fn two_replicas_racing_on_a_cold_key_write_one_row_and_one_event() {
         let app = if i % 2 == 0 { &a } else { &b };
         let http = app.http.clone();
         let url = app.url("/api/v1/charts");
-        let token = user.token.clone();
+        let token = user.token();
         let body = body.clone();
         tasks.push(tokio::spawn(async move {
             let r = http

@@ -1,12 +1,9 @@
 use common::{Principal, Role, UserId};
 use platform::auth::InternalAuth;
-use secrecy::SecretString;
 use serde_json::{json, Value};
 use std::time::Duration;
 use testkit::{NatsServer, TestDb};
 
-/// The development default the app uses in tests (the gateway signs with it).
-pub const INTERNAL_SECRET: &str = "insecure-dev-internal-token-secret-change-me";
 /// Chennai.
 pub const CHENNAI: i64 = 1264527;
 
@@ -69,15 +66,31 @@ pub async fn spawn_with(opts: Options) -> TestApp {
         app_state,
         _db: db,
         _running: running,
-        auth: InternalAuth::new(SecretString::from(INTERNAL_SECRET), 300),
+        auth: InternalAuth::development("gateway").unwrap(),
     }
 }
 
-/// A user (or admin) as the gateway would forward them.
+/// A user (or admin) as the gateway would forward them; each request gets
+/// a freshly signed token (they live at most 60 s).
 #[derive(Clone)]
 pub struct Caller {
     pub id: UserId,
-    pub token: String,
+    roles: Vec<Role>,
+    auth: InternalAuth,
+}
+
+impl Caller {
+    pub fn token(&self) -> String {
+        self.auth
+            .sign(
+                "charts",
+                Some(&Principal {
+                    user_id: self.id,
+                    roles: self.roles.clone(),
+                }),
+            )
+            .unwrap()
+    }
 }
 
 impl TestApp {
@@ -86,9 +99,11 @@ impl TestApp {
     }
 
     pub fn caller(&self, roles: Vec<Role>) -> Caller {
-        let id = UserId::new();
-        let token = self.auth.sign(&Principal { user_id: id, roles }).unwrap();
-        Caller { id, token }
+        Caller {
+            id: UserId::new(),
+            roles,
+            auth: self.auth.clone(),
+        }
     }
 
     pub fn user(&self) -> Caller {
@@ -102,7 +117,7 @@ impl TestApp {
     pub async fn get(&self, path: &str, who: Option<&Caller>) -> reqwest::Response {
         let mut r = self.http.get(self.url(path));
         if let Some(c) = who {
-            r = r.header("X-Internal-Token", &c.token);
+            r = r.header("X-Internal-Token", c.token());
         }
         r.send().await.unwrap()
     }
@@ -116,7 +131,7 @@ impl TestApp {
     ) -> reqwest::Response {
         let mut r = self.http.request(method, self.url(path)).json(body);
         if let Some(c) = who {
-            r = r.header("X-Internal-Token", &c.token);
+            r = r.header("X-Internal-Token", c.token());
         }
         r.send().await.unwrap()
     }

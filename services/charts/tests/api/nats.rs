@@ -1,5 +1,6 @@
 use crate::helpers::*;
-use common::ErrorCode;
+use common::{ErrorCode, Principal, Role, UserId};
+use platform::auth::InternalAuth;
 use platform::nats::CallContext;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -8,15 +9,25 @@ async fn client(app: &TestApp) -> async_nats::Client {
     async_nats::connect(&app.nats_url).await.unwrap()
 }
 
+/// A context signed by `service` for charts, acting for `user` if given.
+fn signed(service: &str, user: Option<UserId>) -> CallContext {
+    let auth = InternalAuth::development(service).unwrap();
+    let p = user.map(|user_id| Principal {
+        user_id,
+        roles: vec![Role::User],
+    });
+    CallContext::default().with_internal_token(auth.sign("charts", p.as_ref()).unwrap())
+}
+
 #[tokio::test]
 async fn charts_chart_get_answers_by_birth_or_profile_for_the_owner() {
     let app = spawn_app().await;
     let nats = client(&app).await;
     let alice = app.user();
     let t = Duration::from_secs(10);
-    let ctx = CallContext::default();
-    // By birth details with the owner's id.
-    let body = json!({"user_id": alice.id, "birth": {"date": "1990-05-01", "time": "06:30", "place_id": CHENNAI}});
+    // Guidance acting for Alice.
+    let ctx = signed("guidance", Some(alice.id));
+    let body = json!({"birth": {"date": "1990-05-01", "time": "06:30", "place_id": CHENNAI}});
     let r: Value = platform::nats::request(&nats, "charts.chart.get", &ctx, &body, t)
         .await
         .unwrap();
@@ -37,7 +48,7 @@ async fn charts_chart_get_answers_by_birth_or_profile_for_the_owner() {
     );
 
     // A compact summary for guidance.
-    let body = json!({"user_id": alice.id, "format": "summary", "birth": {"date": "1990-05-01", "time": "06:30", "place_id": CHENNAI}});
+    let body = json!({"format": "summary", "birth": {"date": "1990-05-01", "time": "06:30", "place_id": CHENNAI}});
     let s: Value = platform::nats::request(&nats, "charts.chart.get", &ctx, &body, t)
         .await
         .unwrap();
@@ -53,7 +64,7 @@ async fn charts_chart_get_answers_by_birth_or_profile_for_the_owner() {
     );
     assert!(sum.to_string().len() < 4000, "summary is compact");
 
-    // By profile; the internal token names the owner instead of user_id.
+    // By profile.
     let r = app
         .post(
             "/api/v1/profiles",
@@ -62,31 +73,29 @@ async fn charts_chart_get_answers_by_birth_or_profile_for_the_owner() {
         )
         .await;
     let prof: Value = r.json().await.unwrap();
-    let as_alice = CallContext::default().with_internal_token(alice.token.clone());
     let body = json!({"profile_id": prof["id"]});
-    let r: Value = platform::nats::request(&nats, "charts.chart.get", &as_alice, &body, t)
+    let r: Value = platform::nats::request(&nats, "charts.chart.get", &ctx, &body, t)
         .await
         .unwrap();
     assert_eq!(r["chart_id"], prof["chart_id"]);
     assert_eq!(r["profile_id"], prof["id"]);
-    let p: Value = platform::nats::request(&nats, "charts.profile.get", &as_alice, &body, t)
+    let p: Value = platform::nats::request(&nats, "charts.profile.get", &ctx, &body, t)
         .await
         .unwrap();
     assert_eq!(p["name"], "Me");
     assert_eq!(p["chart_id"], prof["chart_id"]);
 
-    // Another owner: not found; Bob's token naming Alice: forbidden.
+    // Acting for Bob, Alice's profile is not found; Bob naming Alice: forbidden.
     let bob = app.user();
-    let body = json!({"user_id": bob.id, "profile_id": prof["id"]});
-    let e = platform::nats::request::<_, Value>(&nats, "charts.chart.get", &ctx, &body, t)
+    let as_bob = signed("guidance", Some(bob.id));
+    let e = platform::nats::request::<_, Value>(&nats, "charts.chart.get", &as_bob, &body, t)
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::NotFound);
-    let e = platform::nats::request::<_, Value>(&nats, "charts.profile.get", &ctx, &body, t)
+    let e = platform::nats::request::<_, Value>(&nats, "charts.profile.get", &as_bob, &body, t)
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::NotFound);
-    let as_bob = CallContext::default().with_internal_token(bob.token.clone());
     let body = json!({"user_id": alice.id, "profile_id": prof["id"]});
     let e = platform::nats::request::<_, Value>(&nats, "charts.profile.get", &as_bob, &body, t)
         .await
@@ -94,20 +103,88 @@ async fn charts_chart_get_answers_by_birth_or_profile_for_the_owner() {
     assert_eq!(e.code, ErrorCode::Forbidden);
 
     // Validation errors travel with the field.
-    let body = json!({"user_id": alice.id, "birth": {"date": "1990-05-01", "time": "06:30", "place_id": CHENNAI, "tz": "Nowhere/City"}});
+    let body = json!({"birth": {"date": "1990-05-01", "time": "06:30", "place_id": CHENNAI, "tz": "Nowhere/City"}});
     let e = platform::nats::request::<_, Value>(&nats, "charts.chart.get", &ctx, &body, t)
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::ValidationFailed);
     assert_eq!(e.field.as_deref(), Some("birth.tz"));
-    let body = json!({"birth": {"date": "1990-05-01", "time": "06:30", "place_id": CHENNAI}});
-    let e = platform::nats::request::<_, Value>(&nats, "charts.chart.get", &ctx, &body, t)
-        .await
-        .unwrap_err();
-    assert_eq!(e.field.as_deref(), Some("user_id"));
-    let body = json!({"user_id": alice.id});
+    let body = json!({});
     let e = platform::nats::request::<_, Value>(&nats, "charts.chart.get", &ctx, &body, t)
         .await
         .unwrap_err();
     assert_eq!(e.field.as_deref(), Some("birth"));
+}
+
+/// Birth data is personal: no request names its user by a bare id, and only
+/// the services on the allow-list may ask at all.
+#[tokio::test]
+async fn charts_over_nats_require_a_signed_caller_that_names_the_user() {
+    let app = spawn_app().await;
+    let nats = client(&app).await;
+    let alice = app.user();
+    let t = Duration::from_secs(10);
+    let r = app
+        .post(
+            "/api/v1/profiles",
+            Some(&alice),
+            &json!({"name": "Me", "birth": {"date": "1986-08-15", "time": "05:05", "place_id": CHENNAI}}),
+        )
+        .await;
+    let prof: Value = r.json().await.unwrap();
+    let by_id = json!({"user_id": alice.id, "profile_id": prof["id"]});
+    let birth = json!({"user_id": alice.id, "birth": {"date": "1990-05-01", "time": "06:30", "place_id": CHENNAI}});
+    for subject in ["charts.chart.get", "charts.profile.get"] {
+        let body = if subject == "charts.profile.get" {
+            &by_id
+        } else {
+            &birth
+        };
+        // No token: the user id in the body is not enough.
+        let e =
+            platform::nats::request::<_, Value>(&nats, subject, &CallContext::default(), body, t)
+                .await
+                .unwrap_err();
+        assert_eq!(e.code, ErrorCode::Unauthorized, "{subject}");
+        // A service token that names no user.
+        let e =
+            platform::nats::request::<_, Value>(&nats, subject, &signed("guidance", None), body, t)
+                .await
+                .unwrap_err();
+        assert_eq!(e.code, ErrorCode::Unauthorized, "{subject}");
+        // A service that is not on the allow-list (the gateway speaks HTTP).
+        let e = platform::nats::request::<_, Value>(
+            &nats,
+            subject,
+            &signed("gateway", Some(alice.id)),
+            body,
+            t,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::Forbidden, "{subject}");
+        // A token meant for another service.
+        let other = InternalAuth::development("guidance")
+            .unwrap()
+            .sign(
+                "pricing",
+                Some(&Principal {
+                    user_id: alice.id,
+                    roles: vec![Role::User],
+                }),
+            )
+            .unwrap();
+        let e = platform::nats::request::<_, Value>(
+            &nats,
+            subject,
+            &CallContext::default().with_internal_token(other),
+            body,
+            t,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidToken, "{subject}");
+    }
+    // Nothing was computed or stored for those refusals.
+    assert_eq!(app.rows().await, 1, "only the profile's own chart exists");
 }

@@ -117,7 +117,7 @@ async fn profiles_crud_with_ownership() {
     let r = app
         .http
         .delete(app.url(&path))
-        .header("X-Internal-Token", &bob.token)
+        .header("X-Internal-Token", bob.token())
         .send()
         .await
         .unwrap();
@@ -152,7 +152,7 @@ async fn profiles_crud_with_ownership() {
     let r = app
         .http
         .delete(app.url(&path))
-        .header("X-Internal-Token", &alice.token)
+        .header("X-Internal-Token", alice.token())
         .send()
         .await
         .unwrap();

@@ -133,9 +133,16 @@ async fn openapi_and_metrics_are_served() {
         assert!(doc["paths"][p].is_object(), "{p} missing from OpenAPI");
     }
     app.register("metrics@example.com").await;
+    // The gateway faces clients: its metrics are not on the public listener...
+    let r = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    // ...but on a listener of their own.
     let text = app
         .http
-        .get(app.url("/metrics"))
+        .get(format!(
+            "http://127.0.0.1:{}/metrics",
+            app.metrics_port.expect("a metrics listener")
+        ))
         .send()
         .await
         .unwrap()

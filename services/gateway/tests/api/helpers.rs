@@ -17,6 +17,8 @@ pub struct Options {
 
 pub struct TestApp {
     pub address: String,
+    /// The gateway's separate metrics listener.
+    pub metrics_port: Option<u16>,
     pub http: reqwest::Client,
     pub database_url: String,
     pub nats_url: String,
@@ -36,6 +38,7 @@ const GATEWAY_TEST_SETTINGS: &[(&str, &str)] = &[
     ("nats.request_timeout_ms", "2000"),
     ("auth.argon2_memory_kib", "8192"),
     ("auth.argon2_iterations", "1"),
+    ("http.metrics_address", "127.0.0.1:0"),
 ];
 
 pub fn overrides(
@@ -75,6 +78,7 @@ pub async fn spawn_with(opts: Options) -> TestApp {
     let app = gateway::Application::build(base, cfg)
         .await
         .expect("build app");
+    let metrics_port = app.metrics_port();
     let running =
         testkit::Running::spawn(app.port(), app.shutdown_token(), app.run_until_stopped());
     let testkit::Backing {
@@ -85,6 +89,7 @@ pub async fn spawn_with(opts: Options) -> TestApp {
     } = backing;
     TestApp {
         address: running.address.clone(),
+        metrics_port,
         http: platform::http_client::builder()
             .timeout(Duration::from_secs(30))
             .build()

@@ -9,9 +9,17 @@ struct Upstream {
     url: String,
     release: Arc<Notify>,
     handle: actix_web::dev::ServerHandle,
+    /// Every path the upstream received.
+    seen: Seen,
 }
 
-async fn echo(req: HttpRequest, body: web::Bytes) -> HttpResponse {
+#[derive(Clone, Default)]
+struct Seen(Arc<std::sync::Mutex<Vec<String>>>);
+
+async fn echo(req: HttpRequest, body: web::Bytes, seen: web::Data<Seen>) -> HttpResponse {
+    if let Ok(mut v) = seen.0.lock() {
+        v.push(req.path().to_owned());
+    }
     let headers: serde_json::Map<String, serde_json::Value> = req
         .headers()
         .iter()
@@ -63,11 +71,14 @@ async fn sse(release: web::Data<Arc<Notify>>) -> HttpResponse {
 async fn start_upstream() -> Upstream {
     let release = Arc::new(Notify::new());
     let data = web::Data::new(release.clone());
+    let seen = Seen::default();
+    let seen_data = web::Data::new(seen.clone());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(seen_data.clone())
             .route("/api/v1/charts/slow", web::get().to(slow))
             .route("/api/v1/charts/sse", web::get().to(sse))
             .default_service(web::to(echo))
@@ -83,6 +94,7 @@ async fn start_upstream() -> Upstream {
         url: format!("http://127.0.0.1:{port}"),
         release,
         handle,
+        seen,
     }
 }
 
@@ -105,15 +117,17 @@ async fn forwards_with_a_verified_principal_and_strips_client_identity() {
     let app = app_with_upstream(&up).await;
     let reg = app.register("proxy@example.com").await;
     let token = reg["access_token"].as_str().unwrap();
-    let forged = platform::auth::InternalAuth::new(
-        secrecy::SecretString::from("attacker-secret-".repeat(3)),
-        60,
-    )
-    .sign(&common::Principal {
-        user_id: common::UserId::new(),
-        roles: vec![common::Role::Admin],
-    })
-    .unwrap();
+    // Signed with another service's key, claiming an admin.
+    let forged = platform::auth::InternalAuth::development("pricing")
+        .unwrap()
+        .sign(
+            "charts",
+            Some(&common::Principal {
+                user_id: common::UserId::new(),
+                roles: vec![common::Role::Admin],
+            }),
+        )
+        .unwrap();
     let r = app
         .http
         .post(app.url("/api/v1/charts/abc?x=1"))
@@ -143,14 +157,16 @@ async fn forwards_with_a_verified_principal_and_strips_client_identity() {
     assert_eq!(h["x-request-id"], "rid-42");
     let internal = h["x-internal-token"].as_str().unwrap();
     assert_ne!(internal, forged);
-    // The upstream verifies it with the shared secret and finds the real caller.
-    let auth = platform::auth::InternalAuth::new(
-        secrecy::SecretString::from("insecure-dev-internal-token-secret-change-me"),
-        60,
-    );
-    let p = auth.verify(internal).unwrap();
+    // The upstream (charts) verifies it with the gateway's public key and
+    // finds the gateway calling for the real user; no other service accepts it.
+    let charts = platform::auth::InternalAuth::development("charts").unwrap();
+    let caller = charts.verify(internal).unwrap();
+    assert_eq!(caller.service, "gateway");
+    let p = caller.principal.unwrap();
     assert_eq!(p.user_id.to_string(), reg["user"]["id"].as_str().unwrap());
     assert!(!p.is_admin());
+    let pricing = platform::auth::InternalAuth::development("pricing").unwrap();
+    assert!(pricing.verify(internal).is_err(), "audience is charts only");
     up.handle.stop(false).await;
 }
 
@@ -248,4 +264,142 @@ async fn server_sent_events_stream_through_unbuffered() {
         .unwrap();
     assert_eq!(&second[..], b"data: two\n\n");
     up.handle.stop(false).await;
+}
+
+/// Issue 8.1: paths are normalised once, routed and authorised on the
+/// normalised form, and sent upstream unchanged; nothing reaches an
+/// upstream outside the prefix of the route that let it through.
+#[tokio::test]
+async fn traversal_never_reaches_outside_the_route() {
+    let up = start_upstream().await;
+    // The same recording upstream stands in for charts and pricing.
+    let app = spawn_with(Options {
+        overrides: vec![
+            ("upstreams.charts", up.url.clone()),
+            ("upstreams.pricing", up.url.clone()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let reg = app.register("traverse@example.com").await;
+    let token = reg["access_token"].as_str().unwrap();
+    // Raw requests: an HTTP client library would resolve dot segments itself.
+    let port = app
+        .address
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse::<u16>()
+        .unwrap();
+    let send = |method: &'static str, path: &'static str, auth: bool| {
+        let bearer = auth.then(|| token.to_owned());
+        raw_request(port, method, path, bearer)
+    };
+    // Reported attacks: a user token creating a hold through pricing's
+    // internal endpoint, and charts' metrics without any token.
+    for (method, path, auth) in [
+        (
+            "POST",
+            "/api/v1/credits/%2e%2e/%2e%2e/%2e%2e/internal/v1/credits/holds",
+            true,
+        ),
+        ("GET", "/api/v1/places/%2e%2e/%2e%2e/%2e%2e/metrics", false),
+        (
+            "GET",
+            "/api/v1/places/%2E%2E/%2E%2E/%2E%2E/openapi.json",
+            false,
+        ),
+        ("GET", "/api/v1/places/..;/..;/..;/metrics", false),
+        (
+            "GET",
+            "/api/v1/places/.%2e/.%2e/.%2e/internal/v1/credits/holds",
+            false,
+        ),
+        ("GET", "/api/v1/places\\..\\..\\..\\metrics", false),
+    ] {
+        let (status, e) = send(method, path, auth).await;
+        assert_eq!(status, 404, "{path}: {e}");
+    }
+    // Encoded slashes and doubly encoded dots are refused outright.
+    for path in [
+        "/api/v1/places/%2f..%2f..%2fmetrics",
+        "/api/v1/places/%252e%252e/%252e%252e/metrics",
+        "/api/v1/places/%5c..%5cmetrics",
+        "/api/v1/places/x%00",
+        "/api/../../../metrics",
+    ] {
+        let (status, e) = send("GET", path, false).await;
+        assert_eq!(
+            (status, e["error"]["code"].as_str().unwrap_or("")),
+            (400, "invalid_path"),
+            "{path}: {e}"
+        );
+    }
+    // A public route reached through dot segments is still authorised on
+    // the normalised path: a user route needs a token even if written as a
+    // public one.
+    let (status, _) = send("GET", "/api/v1/places/../charts/x", false).await;
+    assert_eq!(status, 401);
+    let (status, echo) = send("GET", "/api/v1/places/../charts/x", true).await;
+    assert_eq!(status, 200);
+    assert_eq!(echo["path"], "/api/v1/charts/x");
+    // Unreserved escapes are decoded once and sent as the route sees them.
+    let (status, echo) = send("GET", "/api/v1/pl%61ces?q=chen", false).await;
+    assert_eq!(status, 200);
+    assert_eq!(echo["path"], "/api/v1/places");
+    assert_eq!(echo["query"], "q=chen");
+    let seen = up.seen.0.lock().unwrap().clone();
+    assert!(
+        seen.iter().all(|p| p.starts_with("/api/v1/")),
+        "an upstream saw a path outside the API: {seen:?}"
+    );
+    assert_eq!(seen, vec!["/api/v1/charts/x", "/api/v1/places"]);
+    up.handle.stop(false).await;
+}
+
+/// One HTTP/1.1 request with the path exactly as given; (status, JSON body).
+async fn raw_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    bearer: Option<String>,
+) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    if let Some(t) = bearer {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    if method == "POST" {
+        req.push_str(
+            "Content-Type: application/json\r\nContent-Length: 14\r\n\r\n{\"amount\": 5}\n",
+        );
+    } else {
+        req.push_str("\r\n");
+    }
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    // Chunked bodies from the streaming proxy: take the JSON between the chunk sizes.
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body.split("\r\n")
+            .enumerate()
+            .filter(|(i, _)| i % 2 == 1)
+            .map(|(_, c)| c)
+            .collect::<String>()
+    } else {
+        body.to_owned()
+    };
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+    )
 }

@@ -145,7 +145,6 @@ async fn secrets_never_reach_the_logs() {
         "saffron-wrong-passphrase-78",
         body["access_token"].as_str().unwrap(),
         body["refresh_token"].as_str().unwrap(),
-        "insecure-dev-internal-token-secret-change-me",
         DEV_SECRET,
     ] {
         assert!(!logs.contains(secret), "a secret appeared in the logs");
@@ -163,17 +162,31 @@ fn run_gateway(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
 
 #[test]
 fn production_refuses_default_and_short_secrets() {
-    let out = run_gateway(&["migrate"], &[("JYOTIFLOW__ENV", "production")]);
+    // Without JYOTIFLOW__ENV the gateway runs as production: the shipped
+    // development key is refused before anything starts.
+    let out = run_gateway(&["migrate"], &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("internal_auth.secret"), "{err}");
+    assert!(err.contains("internal_auth.signing_key"), "{err}");
+    for env in ["production", "staging"] {
+        let out = run_gateway(&["migrate"], &[("JYOTIFLOW__ENV", env)]);
+        assert_eq!(out.status.code(), Some(2), "{env}");
+    }
 
-    let strong = "0123456789abcdef0123456789abcdef-strong";
+    // A real service key (from `gateway keygen`), and a JWT secret too short.
+    let out = run_gateway(&["keygen"], &[]);
+    assert!(out.status.success());
+    let keygen = String::from_utf8_lossy(&out.stdout);
+    let seed = keygen
+        .lines()
+        .find_map(|l| l.strip_prefix("JYOTIFLOW__INTERNAL_AUTH__SIGNING_KEY="))
+        .unwrap()
+        .to_owned();
     let out = run_gateway(
         &["migrate"],
         &[
             ("JYOTIFLOW__ENV", "production"),
-            ("JYOTIFLOW__INTERNAL_AUTH__SECRET", strong),
+            ("JYOTIFLOW__INTERNAL_AUTH__SIGNING_KEY", &seed),
             ("JYOTIFLOW__AUTH__JWT_SECRET", "too-short"),
         ],
     );
@@ -181,9 +194,38 @@ fn production_refuses_default_and_short_secrets() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("auth.jwt_secret"), "{err}");
     assert!(
-        !err.contains("too-short"),
+        !err.contains("too-short") && !err.contains(&seed),
         "the secret itself must not be printed"
     );
+    // The development JWT secret is refused in production too.
+    let out = run_gateway(
+        &["migrate"],
+        &[
+            ("JYOTIFLOW__ENV", "production"),
+            ("JYOTIFLOW__INTERNAL_AUTH__SIGNING_KEY", &seed),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("auth.jwt_secret"));
+    // With real secrets, the configuration is accepted (public-key reads it).
+    let out = run_gateway(
+        &["public-key"],
+        &[
+            ("JYOTIFLOW__ENV", "production"),
+            ("JYOTIFLOW__INTERNAL_AUTH__SIGNING_KEY", &seed),
+            ("JYOTIFLOW__INTERNAL_AUTH__KEY_ID", "gw-2026"),
+            (
+                "JYOTIFLOW__AUTH__JWT_SECRET",
+                "0123456789abcdef0123456789abcdef-strong",
+            ),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("gw-2026:"));
 }
 
 #[test]
@@ -207,11 +249,17 @@ fn environment_overrides_apply_and_bad_values_name_the_key() {
     let port = testkit::free_port().to_string();
     let out = run_gateway(
         &["healthcheck", "--live"],
-        &[("JYOTIFLOW__HTTP__PORT", &port)],
+        &[
+            ("JYOTIFLOW__ENV", "development"),
+            ("JYOTIFLOW__HTTP__PORT", &port),
+        ],
     );
     assert_eq!(out.status.code(), Some(1));
 
-    let (base, _) =
-        gateway::load_config(&[("database.max_connections".into(), "7".into())]).unwrap();
+    let (base, _) = gateway::load_config(&[
+        ("env".into(), "test".into()),
+        ("database.max_connections".into(), "7".into()),
+    ])
+    .unwrap();
     assert_eq!(base.database.max_connections, 7);
 }

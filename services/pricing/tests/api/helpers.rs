@@ -1,11 +1,9 @@
 use common::{Principal, Role, UserId};
 use platform::auth::InternalAuth;
 use platform::nats::CallContext;
-use secrecy::SecretString;
 use std::time::Duration;
 use testkit::{NatsServer, TestDb};
 
-pub const DEV_INTERNAL_SECRET: &str = "insecure-dev-internal-token-secret-change-me";
 pub const WEBHOOK_SECRET: &str = "whsec_test_secret";
 
 #[derive(Default)]
@@ -24,7 +22,10 @@ pub struct TestApp {
     pub nats_url: String,
     pub nats: Option<NatsServer>,
     pub db_guard: Option<TestDb>,
+    /// The gateway's identity: HTTP calls as a routed client would make them.
     pub auth: InternalAuth,
+    /// A service that may spend credits (guidance): NATS and `/internal` calls.
+    pub spender: InternalAuth,
     running: testkit::Running,
 }
 
@@ -93,7 +94,8 @@ pub async fn spawn_with(opts: Options) -> TestApp {
         nats_url,
         nats,
         db_guard: db,
-        auth: InternalAuth::new(SecretString::from(DEV_INTERNAL_SECRET), 300),
+        auth: InternalAuth::development("gateway").unwrap(),
+        spender: InternalAuth::development("guidance").unwrap(),
         running,
     }
 }
@@ -103,21 +105,41 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    /// A user's token as the gateway forwards it.
     pub fn token(&self, user: UserId) -> String {
         self.auth
-            .sign(&Principal {
-                user_id: user,
-                roles: vec![Role::User],
-            })
+            .sign(
+                "pricing",
+                Some(&Principal {
+                    user_id: user,
+                    roles: vec![Role::User],
+                }),
+            )
+            .unwrap()
+    }
+
+    /// A token of guidance acting for `user` (NATS and `/internal`).
+    pub fn service_token(&self, user: UserId) -> String {
+        self.spender
+            .sign(
+                "pricing",
+                Some(&Principal {
+                    user_id: user,
+                    roles: vec![Role::User],
+                }),
+            )
             .unwrap()
     }
 
     pub fn admin_token(&self) -> String {
         self.auth
-            .sign(&Principal {
-                user_id: UserId::new(),
-                roles: vec![Role::User, Role::Admin],
-            })
+            .sign(
+                "pricing",
+                Some(&Principal {
+                    user_id: UserId::new(),
+                    roles: vec![Role::User, Role::Admin],
+                }),
+            )
             .unwrap()
     }
 
@@ -171,7 +193,7 @@ impl TestApp {
     }
 
     pub fn ctx(&self, user: UserId, key: Option<&str>) -> CallContext {
-        let mut c = CallContext::default().with_internal_token(self.token(user));
+        let mut c = CallContext::default().with_internal_token(self.service_token(user));
         if let Some(k) = key {
             c = c.with_idempotency_key(k);
         }

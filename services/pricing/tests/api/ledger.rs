@@ -1,6 +1,7 @@
 use crate::helpers::*;
 use common::subjects::pricing as s;
 use common::{ErrorCode, UserId};
+use platform::auth::InternalAuth;
 use platform::nats::request;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -322,10 +323,30 @@ async fn balance_ledger_and_http_holds() {
         .unwrap();
     assert_eq!(error_code(r).await, (401, "unauthorized".into()));
     app.fund(user, 40).await;
+    // Internal endpoints take only a spending service's credentials: not a
+    // user's token as the gateway forwards it, and not an unlisted service's.
+    let service = app.service_token(user);
+    for refused in [
+        token.clone(),
+        InternalAuth::development("charts")
+            .unwrap()
+            .sign("pricing", None)
+            .unwrap(),
+    ] {
+        let r = app
+            .post(
+                "/internal/v1/credits/holds",
+                Some(&refused),
+                Some("refused"),
+                &json!({"amount": 5}),
+            )
+            .await;
+        assert_eq!(error_code(r).await, (403, "forbidden".into()));
+    }
     let r = app
         .post(
             "/internal/v1/credits/holds",
-            Some(&token),
+            Some(&service),
             None,
             &json!({"amount": 5}),
         )
@@ -335,7 +356,7 @@ async fn balance_ledger_and_http_holds() {
         let r = app
             .post(
                 "/internal/v1/credits/holds",
-                Some(&token),
+                Some(&service),
                 Some(&format!("hh{i}")),
                 &json!({"amount": 5}),
             )
@@ -348,7 +369,7 @@ async fn balance_ledger_and_http_holds() {
                     "/internal/v1/credits/holds/{}/capture",
                     h["hold_id"].as_str().unwrap()
                 ),
-                Some(&token),
+                Some(&service),
                 Some(&format!("cc{i}")),
                 &json!({"amount": 2}),
             )
