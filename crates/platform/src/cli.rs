@@ -152,24 +152,19 @@ pub async fn migrate(
     cfg: &BaseConfig,
     migrations: &[Migration],
 ) -> anyhow::Result<crate::migrate::Report> {
-    let pg = crate::db::pg_config(&cfg.database, &cfg.service)?;
+    // The same target (and TLS settings) as the service's pool.
+    let target = crate::db::target(&cfg.database, &cfg.service)?;
     let mut delay = Duration::from_millis(200);
     let started = std::time::Instant::now();
     let mut client = loop {
-        #[allow(clippy::disallowed_methods)]
-        match pg.connect(tokio_postgres::NoTls).await {
-            Ok((client, conn)) => {
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-                break client;
-            }
+        match target.connect().await {
+            Ok(client) => break client,
             Err(e) if started.elapsed() < Duration::from_secs(60) => {
-                tracing::warn!(error = %e, "database not reachable yet; retrying");
+                tracing::warn!(error = %format_args!("{e:#}"), "database not reachable yet; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(3));
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
     };
     let mut all: Vec<Migration> = PLATFORM_MIGRATIONS.to_vec();

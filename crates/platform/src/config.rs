@@ -57,6 +57,11 @@ pub struct HttpConfig {
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct DatabaseConfig {
+    /// `postgres://user:password@host:port/db[?params]`. TLS is chosen with
+    /// libpq's `sslmode=disable|prefer|require|verify-ca|verify-full` (default
+    /// `prefer`) and `sslrootcert=<PEM file of the CA>` (required by the
+    /// `verify-*` modes); see [`crate::db::tls`]. A secret: it may hold a
+    /// password, so it never prints, and errors about it name the key only.
     pub url: SecretString,
     /// The pool's `max_size`: this process never holds more connections.
     pub max_connections: usize,
@@ -74,8 +79,14 @@ pub struct DatabaseConfig {
     pub idle_in_transaction_timeout_ms: u64,
 }
 
+/// The NATS connection. Credentials are at most one of: `user` with
+/// `password`, `token`, or `nkey_seed` (an NKey user seed, `SU...`); none
+/// means the server does not ask for any. The secrets never print, and in
+/// production the shipped development placeholders (and secrets shorter than
+/// [`MIN_SECRET_LEN`]) are refused, as for every other secret.
 #[derive(Clone, Debug, Deserialize)]
 pub struct NatsConfig {
+    /// `nats://host:port` or `tls://host:port`, without credentials in it.
     pub url: String,
     /// Namespace of this deployment on a shared NATS server: prefixes every
     /// subject (`<prefix>.pricing.credits.hold`), stream and durable name,
@@ -84,6 +95,41 @@ pub struct NatsConfig {
     pub prefix: String,
     pub request_timeout_ms: u64,
     pub connect_timeout_ms: u64,
+    /// User name for user/password authentication (with `password`).
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    /// Token authentication.
+    #[serde(default)]
+    pub token: Option<SecretString>,
+    /// NKey authentication: the user's seed (the server knows the public key).
+    #[serde(default)]
+    pub nkey_seed: Option<SecretString>,
+}
+
+/// How this process authenticates to NATS (from [`NatsConfig::auth`]).
+#[derive(Clone, Copy, Debug)]
+pub enum NatsAuth<'a> {
+    None,
+    UserPassword {
+        user: &'a str,
+        password: &'a SecretString,
+    },
+    Token(&'a SecretString),
+    NKey(&'a SecretString),
+}
+
+impl NatsAuth<'_> {
+    /// The method's name, for logs (never the secret).
+    pub fn method(&self) -> &'static str {
+        match self {
+            NatsAuth::None => "none",
+            NatsAuth::UserPassword { .. } => "user/password",
+            NatsAuth::Token(_) => "token",
+            NatsAuth::NKey(_) => "nkey",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -153,6 +199,51 @@ impl DatabaseConfig {
 impl NatsConfig {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
+    }
+
+    /// The one authentication method configured; an error names the key
+    /// when more than one is set or a user comes without its password.
+    pub fn auth(&self) -> Result<NatsAuth<'_>, ConfigError> {
+        let mut set: Vec<(&str, NatsAuth<'_>)> = Vec::new();
+        match (&self.user, &self.password) {
+            (Some(user), Some(password)) => set.push((
+                "nats.user",
+                NatsAuth::UserPassword {
+                    user: user.as_str(),
+                    password,
+                },
+            )),
+            (Some(_), None) => {
+                return Err(ConfigError::invalid(
+                    "nats.password",
+                    "must be set together with nats.user",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "nats.user",
+                    "must be set together with nats.password",
+                ))
+            }
+            (None, None) => {}
+        }
+        if let Some(t) = &self.token {
+            set.push(("nats.token", NatsAuth::Token(t)));
+        }
+        if let Some(seed) = &self.nkey_seed {
+            set.push(("nats.nkey_seed", NatsAuth::NKey(seed)));
+        }
+        match set.as_slice() {
+            [] => Ok(NatsAuth::None),
+            [(_, auth)] => Ok(*auth),
+            [(first, _), (second, _), ..] => Err(ConfigError::invalid(
+                second,
+                format!(
+                    "only one NATS authentication method may be set, and {first} is set too \
+                     (nats.user + nats.password, nats.token or nats.nkey_seed)"
+                ),
+            )),
+        }
     }
 }
 
@@ -315,6 +406,32 @@ fn positive(key: &str, v: u64) -> Result<(), ConfigError> {
 }
 
 impl BaseConfig {
+    fn validate_nats_auth(&self) -> Result<(), ConfigError> {
+        match self.nats.auth()? {
+            NatsAuth::None => Ok(()),
+            NatsAuth::UserPassword { user, password } => {
+                if user.trim().is_empty() {
+                    return Err(ConfigError::invalid("nats.user", "must not be empty"));
+                }
+                check_secret("nats.password", password, self.env)
+            }
+            NatsAuth::Token(token) => check_secret("nats.token", token, self.env),
+            NatsAuth::NKey(seed) => {
+                check_secret("nats.nkey_seed", seed, self.env)?;
+                // Parsed now so a typo fails at start, not at every reconnect.
+                // nkeys' own error is not shown: it could quote the seed.
+                let s = seed.expose_secret();
+                match nkeys::KeyPair::from_seed(s) {
+                    Ok(kp) if s.starts_with("SU") && kp.public_key().starts_with('U') => Ok(()),
+                    _ => Err(ConfigError::invalid(
+                        "nats.nkey_seed",
+                        "is not an NKey user seed (58 characters starting with SU)",
+                    )),
+                }
+            }
+        }
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.http.host.trim().is_empty() {
             return Err(ConfigError::invalid("http.host", "must not be empty"));
@@ -333,12 +450,9 @@ impl BaseConfig {
                 "must be a postgres:// or postgresql:// URL",
             ));
         }
-        if url.parse::<tokio_postgres::Config>().is_err() {
-            return Err(ConfigError::invalid(
-                "database.url",
-                "is not a valid PostgreSQL URL",
-            ));
-        }
+        // sslmode, sslrootcert (readable, holding a CA certificate), then the rest.
+        // The messages never contain the URL.
+        crate::db::tls::check(url).map_err(|e| ConfigError::invalid("database.url", e))?;
         if db.max_connections == 0 || db.max_connections > 1000 {
             return Err(ConfigError::invalid(
                 "database.max_connections",
@@ -366,8 +480,15 @@ impl BaseConfig {
                 "must be at most 32 lowercase letters, digits, '-' or '_'",
             ));
         }
+        if self.nats.url.contains('@') {
+            return Err(ConfigError::invalid(
+                "nats.url",
+                "must not carry credentials; set nats.user and nats.password, nats.token or nats.nkey_seed",
+            ));
+        }
         positive("nats.request_timeout_ms", self.nats.request_timeout_ms)?;
         positive("nats.connect_timeout_ms", self.nats.connect_timeout_ms)?;
+        self.validate_nats_auth()?;
         if tracing_subscriber::EnvFilter::try_new(&self.telemetry.log_level).is_err() {
             return Err(ConfigError::invalid(
                 "telemetry.log_level",

@@ -6,6 +6,19 @@
 //! takes it), wait, create and recycle (on the pool), and a server-side
 //! statement timeout; `application_name` is the service name, and recycled
 //! connections are verified with a round trip.
+//!
+//! TLS follows the URL's `sslmode` and `sslrootcert`, with libpq's meaning
+//! (`disable`, `prefer` (the default), `require`, `verify-ca`,
+//! `verify-full`); see [`tls`] for exactly what each mode checks. The same
+//! rules apply to the pool, to `migrate`'s connection and to
+//! [`connect_admin`]. For production use `verify-full` with the CA that
+//! signed the server's certificate:
+//!
+//! ```text
+//! postgres://svc:PASSWORD@db.internal:5432/jyotiflow?sslmode=verify-full&sslrootcert=/etc/jyotiflow/db-ca.pem
+//! ```
+
+pub mod tls;
 
 use crate::config::DatabaseConfig;
 use crate::error::AppError;
@@ -16,18 +29,71 @@ use deadpool_postgres::{
 use secrecy::ExposeSecret;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::NoTls;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub use deadpool_postgres::{Client, Object, Transaction};
+pub use tls::{SslMode, TlsSettings};
+
+/// Where and how to connect: the tokio-postgres config and the TLS
+/// connector its `sslmode` needs.
+#[derive(Clone)]
+pub struct Target {
+    pub config: tokio_postgres::Config,
+    pub tls: MakeRustlsConnect,
+    pub settings: TlsSettings,
+}
+
+impl Target {
+    /// Parses `url` (taking `sslmode`/`sslrootcert` out, see [`tls`]) and
+    /// builds the TLS connector (reading `sslrootcert`).
+    pub fn from_url(url: &str) -> anyhow::Result<Target> {
+        let (config, settings) =
+            tls::parse(url).map_err(|e| anyhow::anyhow!("database.url {e}"))?;
+        let tls = settings
+            .connector()
+            .map_err(|e| anyhow::anyhow!("database.url {e}"))?;
+        Ok(Target {
+            config,
+            tls,
+            settings,
+        })
+    }
+
+    /// Opens one connection (outside any pool) and drives it on a task.
+    /// Errors say which `sslmode` was in force, so a refused certificate
+    /// is recognisable.
+    #[allow(clippy::disallowed_methods)]
+    pub async fn connect(&self) -> anyhow::Result<tokio_postgres::Client> {
+        let (client, conn) = self
+            .config
+            .connect(self.tls.clone())
+            .await
+            .map_err(|e| self.explain(e))?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "database connection ended");
+            }
+        });
+        Ok(client)
+    }
+
+    fn explain(&self, e: tokio_postgres::Error) -> anyhow::Error {
+        anyhow::Error::new(e).context(format!(
+            "connecting to the database (sslmode={})",
+            self.settings.mode
+        ))
+    }
+}
 
 /// Builds the pool. No connection is opened here: connections are created on
-/// demand, so a service starts even while the database is down.
+/// demand, so a service starts even while the database is down. The TLS
+/// connector is built here, once (`sslrootcert` is read now).
 #[allow(clippy::disallowed_methods)]
 pub fn build_pool(cfg: &DatabaseConfig, service: &str) -> anyhow::Result<Pool> {
-    let pg = pg_config(cfg, service)?;
+    let target = target(cfg, service)?;
     let manager = Manager::from_config(
-        pg,
-        NoTls,
+        target.config,
+        target.tls,
         ManagerConfig {
             recycling_method: RecyclingMethod::Verified,
         },
@@ -44,10 +110,24 @@ pub fn build_pool(cfg: &DatabaseConfig, service: &str) -> anyhow::Result<Pool> {
     Ok(pool)
 }
 
+/// Where a service's connections go, with its TLS connector (see
+/// [`pg_config`] for the settings).
+pub fn target(cfg: &DatabaseConfig, service: &str) -> anyhow::Result<Target> {
+    let mut target = Target::from_url(cfg.url.expose_secret())?;
+    apply_service_settings(&mut target.config, cfg, service);
+    Ok(target)
+}
+
 /// The tokio-postgres config a service's connections use. The service's
 /// tables live in a Postgres schema named after it, first on `search_path`.
+/// Its `ssl_mode` is only what tokio-postgres knows (`verify-*` become
+/// `require`); connect through [`target`], which adds the connector that
+/// verifies.
 pub fn pg_config(cfg: &DatabaseConfig, service: &str) -> anyhow::Result<tokio_postgres::Config> {
-    let mut pg: tokio_postgres::Config = cfg.url.expose_secret().parse()?;
+    Ok(target(cfg, service)?.config)
+}
+
+fn apply_service_settings(pg: &mut tokio_postgres::Config, cfg: &DatabaseConfig, service: &str) {
     pg.application_name(service);
     pg.connect_timeout(Duration::from_millis(cfg.connect_timeout_ms));
     pg.keepalives(true);
@@ -63,7 +143,6 @@ pub fn pg_config(cfg: &DatabaseConfig, service: &str) -> anyhow::Result<tokio_po
         schema_name(service)
     ));
     pg.options(&options);
-    Ok(pg)
 }
 
 /// The Postgres schema that holds a service's tables.
@@ -73,21 +152,14 @@ pub fn schema_name(service: &str) -> String {
 
 /// Opens one connection outside any pool, for administration only: creating
 /// and dropping test databases, and `migrate`'s own connection. Services never
-/// call this while serving.
-#[allow(clippy::disallowed_methods)]
+/// call this while serving. `url`'s `sslmode`/`sslrootcert` apply as for the pool.
 pub async fn connect_admin(url: &str, timeout: Duration) -> anyhow::Result<tokio_postgres::Client> {
-    let mut pg: tokio_postgres::Config = url.parse()?;
-    pg.connect_timeout(timeout);
-    pg.application_name("jyotiflow-admin");
-    let (client, conn) = tokio::time::timeout(timeout, pg.connect(NoTls))
+    let mut target = Target::from_url(url)?;
+    target.config.connect_timeout(timeout);
+    target.config.application_name("jyotiflow-admin");
+    tokio::time::timeout(timeout, target.connect())
         .await
-        .map_err(|_| anyhow::anyhow!("connecting to the database timed out"))??;
-    tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::debug!(error = %e, "admin connection ended");
-        }
-    });
-    Ok(client)
+        .map_err(|_| anyhow::anyhow!("connecting to the database timed out"))?
 }
 
 /// A database failure, classified for the client.

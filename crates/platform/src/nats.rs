@@ -27,11 +27,39 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 /// Connects in the background: the call returns at once and the client
 /// keeps retrying (with backoff) until the server answers, and reconnects
 /// forever after a disconnect. Readiness reflects the connection state.
+///
+/// Credentials come from config ([`crate::config::NatsConfig::auth`]): user
+/// and password, a token, or an NKey seed (the client signs the server's
+/// nonce with it; the seed itself is never sent). A server that refuses them
+/// leaves the client unconnected (so the service stays unready) and every
+/// refused attempt is logged as an error naming the method and the user,
+/// never the secret.
 pub async fn connect(
     cfg: &crate::config::NatsConfig,
     name: &str,
 ) -> anyhow::Result<async_nats::Client> {
-    let client = async_nats::ConnectOptions::new()
+    use crate::config::NatsAuth;
+    use secrecy::ExposeSecret;
+
+    let auth = cfg.auth()?;
+    let method = auth.method();
+    let user = match auth {
+        NatsAuth::UserPassword { user, .. } => Some(user.to_owned()),
+        _ => None,
+    };
+    let client_name = name.to_owned();
+    let options = match auth {
+        NatsAuth::None => async_nats::ConnectOptions::new(),
+        NatsAuth::UserPassword { user, password } => async_nats::ConnectOptions::new()
+            .user_and_password(user.to_owned(), password.expose_secret().to_owned()),
+        NatsAuth::Token(token) => {
+            async_nats::ConnectOptions::new().token(token.expose_secret().to_owned())
+        }
+        NatsAuth::NKey(seed) => {
+            async_nats::ConnectOptions::new().nkey(seed.expose_secret().to_owned())
+        }
+    };
+    let client = options
         .name(name)
         .retry_on_initial_connect()
         .max_reconnects(None)
@@ -43,16 +71,44 @@ pub async fn connect(
             let jitter = rand::random::<u64>() % (base / 4 + 1);
             Duration::from_millis(base + jitter)
         })
-        .event_callback(|event| async move {
-            match event {
-                async_nats::Event::Connected => tracing::info!("nats connected"),
-                async_nats::Event::Disconnected => tracing::warn!("nats disconnected"),
-                other => tracing::debug!(event = %other, "nats event"),
+        .event_callback(move |event| {
+            let user = user.clone();
+            let client_name = client_name.clone();
+            async move {
+                match event {
+                    async_nats::Event::Connected => tracing::info!("nats connected"),
+                    async_nats::Event::Disconnected => tracing::warn!("nats disconnected"),
+                    async_nats::Event::ClientError(async_nats::ClientError::Other(e))
+                        if is_auth_failure(&e) =>
+                    {
+                        tracing::error!(
+                            error = %e,
+                            nats_client = client_name.as_str(),
+                            auth_method = method,
+                            nats_user = user.as_deref().unwrap_or(""),
+                            "nats refused this service's credentials; check nats.user/nats.password, \
+                             nats.token or nats.nkey_seed against the server's authorization"
+                        )
+                    }
+                    async_nats::Event::ServerError(e) => {
+                        tracing::warn!(error = %e, "nats server error")
+                    }
+                    other => tracing::debug!(event = %other, "nats event"),
+                }
             }
         })
         .connect(cfg.url.as_str())
         .await?;
     Ok(client)
+}
+
+/// async-nats reports a refused CONNECT as "authorization violation" (wrong
+/// or missing credentials) or "failed signing nonce" (unusable NKey seed).
+fn is_auth_failure(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("authorization violation")
+        || m.contains("signing nonce")
+        || m.contains("authentication")
 }
 
 struct HeaderInjector<'a>(&'a mut HeaderMap);

@@ -6,8 +6,12 @@
 //! * [`NatsServer`]: a private `nats-server` with JetStream on a free port,
 //!   so tests never see each other's subjects or streams; it can be stopped
 //!   and restarted on the same port and store for fault tests.
+//!   [`NatsServer::start_with_auth`] starts one that requires credentials
+//!   (user/password, a token or an NKey user; see [`NatsAuth`]).
 //! * [`PgServer`]: a private PostgreSQL cluster (initdb/pg_ctl from
-//!   `/usr/lib/postgresql/15/bin`) that can be stopped and started.
+//!   `/usr/lib/postgresql/15/bin`) that can be stopped and started;
+//!   [`PgServer::start_with_tls`] starts it with `ssl=on` and a certificate
+//!   from [`TestCerts`] (made with the `openssl` command for each test).
 //! * [`logs`]: captured log output, to assert that secrets never appear.
 //! * [`wait_until`]: polls a condition until a deadline (never a bare sleep).
 //! * [`Backing`] and [`Running`]: what every service's test harness needs to
@@ -19,6 +23,7 @@ pub mod bench;
 use std::future::Future;
 use std::io::Write;
 use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -153,10 +158,46 @@ fn nats_bin() -> String {
     })
 }
 
+/// The credentials a [`NatsServer`] requires (one user, as the
+/// `authorization` block of nats-server's configuration).
+#[derive(Clone, Debug)]
+pub enum NatsAuth {
+    UserPassword {
+        user: String,
+        password: String,
+    },
+    Token(String),
+    /// An NKey user: the public key (`U...`); the client holds the seed.
+    NKey {
+        public_key: String,
+    },
+}
+
+impl NatsAuth {
+    fn config(&self) -> String {
+        // nats-server's config syntax: double-quoted strings with JSON escapes.
+        let q = |v: &str| format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""));
+        match self {
+            NatsAuth::UserPassword { user, password } => format!(
+                "authorization {{\n  user: {}\n  password: {}\n}}\n",
+                q(user),
+                q(password)
+            ),
+            NatsAuth::Token(token) => format!("authorization {{\n  token: {}\n}}\n", q(token)),
+            NatsAuth::NKey { public_key } => format!(
+                "authorization {{\n  users: [\n    {{ nkey: {} }}\n  ]\n}}\n",
+                q(public_key)
+            ),
+        }
+    }
+}
+
 /// A private nats-server with JetStream.
 pub struct NatsServer {
     pub port: u16,
     store: PathBuf,
+    /// A configuration file (credentials), when started with one.
+    config: Option<PathBuf>,
     child: Option<Child>,
 }
 
@@ -165,6 +206,23 @@ impl NatsServer {
         let mut s = NatsServer {
             port: free_port(),
             store: temp_dir("jf-nats")?,
+            config: None,
+            child: None,
+        };
+        s.resume()?;
+        Ok(s)
+    }
+
+    /// Starts a server that accepts only clients with `auth`'s credentials.
+    pub fn start_with_auth(auth: &NatsAuth) -> anyhow::Result<NatsServer> {
+        let store = temp_dir("jf-nats")?;
+        // Next to the JetStream store (nats-server writes under store/jetstream).
+        let config = store.join("auth.conf");
+        std::fs::write(&config, auth.config())?;
+        let mut s = NatsServer {
+            port: free_port(),
+            store,
+            config: Some(config),
             child: None,
         };
         s.resume()?;
@@ -185,7 +243,11 @@ impl NatsServer {
 
     /// Starts it again on the same port and store.
     pub fn resume(&mut self) -> anyhow::Result<()> {
-        let child = Command::new(nats_bin())
+        let mut cmd = Command::new(nats_bin());
+        if let Some(config) = &self.config {
+            cmd.arg("-c").arg(config);
+        }
+        let child = cmd
             .args([
                 "-a",
                 "127.0.0.1",
@@ -236,16 +298,212 @@ fn as_postgres(program: &str) -> Command {
     }
 }
 
+fn openssl(args: &[&str], dir: &Path) -> anyhow::Result<()> {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| anyhow::anyhow!("cannot run openssl: {e}"))?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "openssl {} failed: {}",
+            args.first().copied().unwrap_or(""),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// Certificates for one TLS test, made with the `openssl` command in a
+/// directory of their own (removed on drop): a CA and a server certificate
+/// (P-256 keys, valid for two days) for the given host names and IP
+/// addresses, signed by that CA, or self-signed.
+pub struct TestCerts {
+    pub dir: PathBuf,
+    /// The CA to give clients as `sslrootcert` (for a self-signed
+    /// certificate, the certificate itself).
+    pub ca_cert: PathBuf,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+}
+
+impl TestCerts {
+    fn config(dir: &Path, hosts: &[&str]) -> anyhow::Result<()> {
+        let san: Vec<String> = hosts
+            .iter()
+            .map(|h| {
+                if h.parse::<std::net::IpAddr>().is_ok() {
+                    format!("IP:{h}")
+                } else {
+                    format!("DNS:{h}")
+                }
+            })
+            .collect();
+        let cn = hosts.first().copied().unwrap_or("localhost");
+        std::fs::write(
+            dir.join("openssl.cnf"),
+            format!(
+                "[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = {cn}\n\
+                 [ca]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign\n\
+                 subjectKeyIdentifier = hash\n\
+                 [server]\nbasicConstraints = critical,CA:FALSE\n\
+                 keyUsage = critical,digitalSignature,keyEncipherment\nextendedKeyUsage = serverAuth\n\
+                 subjectAltName = {}\nsubjectKeyIdentifier = hash\n",
+                san.join(",")
+            ),
+        )?;
+        Ok(())
+    }
+
+    /// A new CA, and a server certificate it signs for `hosts`.
+    pub fn signed_by_new_ca(hosts: &[&str]) -> anyhow::Result<TestCerts> {
+        let dir = temp_dir("jf-certs")?;
+        Self::config(&dir, hosts)?;
+        // A name of its own, so another test CA is a different issuer.
+        let ca_subject = format!("/CN=JyotiFlow test CA {}", uuid::Uuid::new_v4().simple());
+        let key = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let mut ca = vec!["req", "-x509"];
+        ca.extend(key);
+        ca.extend([
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-config",
+            "openssl.cnf",
+            "-extensions",
+            "ca",
+            "-subj",
+            &ca_subject,
+        ]);
+        openssl(&ca, &dir)?;
+        let mut csr = vec!["req", "-new"];
+        csr.extend(key);
+        csr.extend([
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-config",
+            "openssl.cnf",
+        ]);
+        openssl(&csr, &dir)?;
+        openssl(
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                "openssl.cnf",
+                "-extensions",
+                "server",
+                "-out",
+                "server.pem",
+            ],
+            &dir,
+        )?;
+        Ok(TestCerts {
+            ca_cert: dir.join("ca.pem"),
+            server_cert: dir.join("server.pem"),
+            server_key: dir.join("server.key"),
+            dir,
+        })
+    }
+
+    /// A self-signed server certificate for `hosts` (no CA).
+    pub fn self_signed(hosts: &[&str]) -> anyhow::Result<TestCerts> {
+        let dir = temp_dir("jf-certs")?;
+        Self::config(&dir, hosts)?;
+        openssl(
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.pem",
+                "-days",
+                "2",
+                "-config",
+                "openssl.cnf",
+                "-extensions",
+                "server",
+            ],
+            &dir,
+        )?;
+        Ok(TestCerts {
+            ca_cert: dir.join("server.pem"),
+            server_cert: dir.join("server.pem"),
+            server_key: dir.join("server.key"),
+            dir,
+        })
+    }
+}
+
+impl Drop for TestCerts {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// A private PostgreSQL cluster for fault tests.
 pub struct PgServer {
     pub port: u16,
     dir: PathBuf,
+    /// Extra server options (`-c ssl=on ...`).
+    extra: String,
     running: bool,
 }
 
 impl PgServer {
     pub fn start() -> anyhow::Result<PgServer> {
+        Self::start_inner(None)
+    }
+
+    /// Starts with `ssl=on`, serving `certs`' server certificate (clients
+    /// may still connect without TLS, as with a default `pg_hba.conf`).
+    pub fn start_with_tls(certs: &TestCerts) -> anyhow::Result<PgServer> {
+        Self::start_inner(Some(certs))
+    }
+
+    fn start_inner(certs: Option<&TestCerts>) -> anyhow::Result<PgServer> {
         let dir = temp_dir("jf-pg")?;
+        let mut extra = String::new();
+        if let Some(certs) = certs {
+            let (cert, key) = (dir.join("server.pem"), dir.join("server.key"));
+            std::fs::copy(&certs.server_cert, &cert)?;
+            std::fs::copy(&certs.server_key, &key)?;
+            // PostgreSQL refuses a key that group or others can read.
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))?;
+            extra = format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                cert.display(),
+                key.display()
+            );
+        }
         let _ = Command::new("chown")
             .args(["-R", "postgres:postgres"])
             .arg(&dir)
@@ -272,6 +530,7 @@ impl PgServer {
         let mut s = PgServer {
             port: free_port(),
             dir,
+            extra,
             running: false,
         };
         s.resume()?;
@@ -285,9 +544,10 @@ impl PgServer {
 
     pub fn resume(&mut self) -> anyhow::Result<()> {
         let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50{}",
             self.port,
-            self.dir.display()
+            self.dir.display(),
+            self.extra
         );
         let out = as_postgres("pg_ctl")
             .args(["-w", "-t", "30", "-l"])
