@@ -192,7 +192,8 @@ pub fn verify_signature(
     if sigs.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now - ts).abs() > tolerance_secs {
+    // abs_diff cannot overflow, whatever the header says (t=i64::MIN included).
+    if now.abs_diff(ts) > tolerance_secs.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     for sig in &sigs {
@@ -592,6 +593,43 @@ mod tests {
         assert_eq!(
             verify_signature("garbage", body, b"whsec_x", 1000, 300),
             Err(SignatureError::Malformed)
+        );
+    }
+
+    #[test]
+    fn extreme_timestamps_are_stale_and_never_overflow() {
+        let body = br#"{"id":"evt_1"}"#;
+        for t in [i64::MIN, i64::MAX, i64::MIN + 1, i64::MAX - 1] {
+            let h = sign(body, b"whsec_x", t);
+            for now in [0, 1_700_000_000, i64::MIN, i64::MAX] {
+                let r = verify_signature(&h, body, b"whsec_x", now, 300);
+                if (i128::from(now) - i128::from(t)).abs() <= 300 {
+                    assert_eq!(r, Ok(()), "t={t} now={now}");
+                } else {
+                    assert_eq!(r, Err(SignatureError::Stale), "t={t} now={now}");
+                }
+            }
+        }
+        let h = format!("t=-9223372036854775808,v1={}", "ab".repeat(32));
+        assert_eq!(
+            verify_signature(&h, body, b"whsec_x", 1_700_000_000, 300),
+            Err(SignatureError::Stale)
+        );
+        let h = format!("t=9223372036854775807,v1={}", "ab".repeat(32));
+        assert_eq!(
+            verify_signature(&h, body, b"whsec_x", 1_700_000_000, 300),
+            Err(SignatureError::Stale)
+        );
+        // The widest differences compare exactly against the widest tolerance.
+        let h = sign(body, b"whsec_x", i64::MIN);
+        assert_eq!(verify_signature(&h, body, b"whsec_x", -1, i64::MAX), Ok(()));
+        assert_eq!(
+            verify_signature(&h, body, b"whsec_x", 0, i64::MAX),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            verify_signature(&h, body, b"whsec_x", i64::MAX, i64::MAX),
+            Err(SignatureError::Stale)
         );
     }
 
