@@ -6,6 +6,7 @@
 mod helpers;
 mod ledger;
 mod outbox;
+mod payment_safety;
 mod payments;
 mod prices;
 mod welcome;
