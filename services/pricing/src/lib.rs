@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod catalog;
+pub mod cleanup;
 pub mod config;
 pub mod engine;
 pub mod events;
@@ -221,6 +222,12 @@ impl Application {
                 },
             )
         });
+        let cleaner = cleanup::Cleaner::new(
+            runtime.pool.clone(),
+            state.cfg.cleanup.clone(),
+            &runtime.metrics,
+        );
+        runtime.spawn(move |token| cleaner.run(token));
         let sweep_state = state;
         runtime.spawn(move |token| ledger::sweeper(sweep_state, token));
         tracing::info!(port, "pricing listening");

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cleanup;
 mod helpers;
 mod ledger;
 mod outbox;
