@@ -13,7 +13,30 @@ pub struct PricingConfig {
     pub stripe: StripeConfig,
     pub quotes: QuotesConfig,
     pub engine: EngineConfig,
+    pub cleanup: CleanupConfig,
 }
+
+/// The periodic clean-up (`crate::cleanup`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct CleanupConfig {
+    /// How often it runs.
+    pub interval_ms: u64,
+    /// Rows deleted per statement.
+    pub batch_size: i64,
+    /// Quotes are deleted this long after they expired.
+    pub quotes_retention_secs: i64,
+    /// Stripe event ids (webhook de-duplication) are kept this long. Stripe
+    /// retries a webhook for up to 3 days; production refuses less.
+    pub stripe_events_retention_secs: i64,
+    /// Consumer de-duplication (`processed_events`) is kept this long; it
+    /// should outlive the streams' max age (7 days); production refuses less.
+    pub processed_events_retention_secs: i64,
+}
+
+/// Stripe retries webhooks for up to three days.
+pub const STRIPE_RETRY_WINDOW_SECS: i64 = 3 * 86_400;
+/// JetStream streams keep events for seven days (`platform::nats::ensure_stream`).
+pub const STREAM_MAX_AGE_SECS: i64 = 7 * 86_400;
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct CreditsConfig {
@@ -96,7 +119,12 @@ pub fn defaults(
         .set_default("engine.demand_min_bps", 8000)?
         .set_default("engine.demand_max_bps", 15000)?
         .set_default("engine.demand_window_hours", 24)?
-        .set_default("engine.demand_baseline_days", 7)
+        .set_default("engine.demand_baseline_days", 7)?
+        .set_default("cleanup.interval_ms", 600_000)?
+        .set_default("cleanup.batch_size", 1000)?
+        .set_default("cleanup.quotes_retention_secs", 7 * 86_400)?
+        .set_default("cleanup.stripe_events_retention_secs", 30 * 86_400)?
+        .set_default("cleanup.processed_events_retention_secs", 14 * 86_400)
 }
 
 impl Validate for PricingConfig {
@@ -164,7 +192,57 @@ impl Validate for PricingConfig {
                 "must be between 1 and 86400",
             ));
         }
+        self.cleanup.validate(env)?;
         self.engine.validate()
+    }
+}
+
+impl CleanupConfig {
+    pub fn validate(&self, env: Environment) -> Result<(), ConfigError> {
+        if self.interval_ms == 0 {
+            return Err(ConfigError::invalid(
+                "cleanup.interval_ms",
+                "must be greater than 0",
+            ));
+        }
+        if !(1..=100_000).contains(&self.batch_size) {
+            return Err(ConfigError::invalid(
+                "cleanup.batch_size",
+                "must be between 1 and 100000",
+            ));
+        }
+        for (key, secs, production_min) in [
+            (
+                "cleanup.quotes_retention_secs",
+                self.quotes_retention_secs,
+                1,
+            ),
+            (
+                "cleanup.stripe_events_retention_secs",
+                self.stripe_events_retention_secs,
+                STRIPE_RETRY_WINDOW_SECS,
+            ),
+            (
+                "cleanup.processed_events_retention_secs",
+                self.processed_events_retention_secs,
+                STREAM_MAX_AGE_SECS,
+            ),
+        ] {
+            // Up to ~100 years: chrono durations stay far from overflow.
+            if !(1..=3_153_600_000).contains(&secs) {
+                return Err(ConfigError::invalid(
+                    key,
+                    "must be between 1 second and 100 years",
+                ));
+            }
+            if env == Environment::Production && secs < production_min {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("must be at least {production_min} seconds in production"),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -231,6 +309,26 @@ mod tests {
         assert_eq!(c.credits.welcome_grant, 20);
         let e = c.validate(Environment::Production).unwrap_err();
         assert!(e.to_string().contains("stripe.secret_key"), "{e}");
+        assert_eq!(c.cleanup.stripe_events_retention_secs, 30 * 86_400);
+        c.cleanup.validate(Environment::Production).unwrap();
+    }
+
+    #[test]
+    fn production_keeps_stripe_event_ids_past_stripes_retries() {
+        let c = load(&[("cleanup.stripe_events_retention_secs", "3600")]).unwrap();
+        let e = c.cleanup.validate(Environment::Production).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("cleanup.stripe_events_retention_secs"),
+            "{e}"
+        );
+        let c = load(&[("cleanup.processed_events_retention_secs", "3600")]).unwrap();
+        let e = c.cleanup.validate(Environment::Production).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("cleanup.processed_events_retention_secs"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -241,6 +339,14 @@ mod tests {
         assert!(e.to_string().contains("stripe.api_base"), "{e}");
         let e = load(&[("credits.welcome_grant", "-1")]).unwrap_err();
         assert!(e.to_string().contains("credits.welcome_grant"), "{e}");
+        let e = load(&[("cleanup.batch_size", "0")]).unwrap_err();
+        assert!(e.to_string().contains("cleanup.batch_size"), "{e}");
+        let e = load(&[("cleanup.stripe_events_retention_secs", "0")]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("cleanup.stripe_events_retention_secs"),
+            "{e}"
+        );
         let e = load(&[
             ("engine.floor_credits", "7"),
             ("engine.ceiling_credits", "9"),

@@ -261,6 +261,10 @@ pub struct Balance {
     pub balance: i64,
     pub held: i64,
     pub available: i64,
+    /// Credits still owed for refunded payments whose credits had been
+    /// spent; taken from the user's next grants (see [`grant_in`]).
+    #[serde(default)]
+    pub owed: i64,
 }
 
 pub async fn balance_of<C: deadpool_postgres::GenericClient>(
@@ -269,7 +273,10 @@ pub async fn balance_of<C: deadpool_postgres::GenericClient>(
 ) -> Result<Balance, AppError> {
     let rows = c
         .query(
-            "SELECT kind, balance FROM accounts WHERE user_id = $1",
+            "SELECT kind, balance FROM accounts WHERE user_id = $1
+             UNION ALL
+             SELECT 'owed', COALESCE(sum(credits_owed), 0)::bigint FROM payments
+             WHERE user_id = $1 AND credits_owed > 0",
             &[&user.as_uuid()],
         )
         .await
@@ -281,6 +288,7 @@ pub async fn balance_of<C: deadpool_postgres::GenericClient>(
         match kind.as_str() {
             "wallet" => b.available = v,
             "held" => b.held = v,
+            "owed" => b.owed = v,
             _ => {}
         }
     }
@@ -325,15 +333,81 @@ pub struct Movement {
     pub user_id: UserId,
     pub amount: i64,
     pub kind: String,
+    /// The wallet right after this operation (after any debt collection).
     pub available: i64,
+    /// Of `amount`, what went straight to credits the user owed
+    /// (`debt_collection` movements of their own).
+    #[serde(default)]
+    pub collected: i64,
 }
 
 /// Moves `amount` (> 0) from the system account `source` into the user's
 /// wallet (or, with a negative amount, from the wallet to `source`), under
 /// `key`, inside the caller's transaction. Returns the first result when
-/// the key was used before; `None` from [`claim`] semantics is never seen.
+/// the key was used before (and `false`).
+///
+/// A grant (amount > 0) first pays what the user owes for refunded
+/// payments (`payments.credits_owed`, oldest first): one `debt_collection`
+/// movement per payment, keyed `collect:<key>:<session>`, never more than
+/// `amount` in total, in the same transaction. Lock order: the owed
+/// `payments` rows, then the accounts (as the refund path).
 #[allow(clippy::too_many_arguments)]
 pub async fn grant_in(
+    st: &AppState,
+    tx: &Transaction<'_>,
+    ctx: &CallContext,
+    key: &str,
+    kind: &str,
+    user: UserId,
+    amount: i64,
+    source: Kind,
+    memo: Option<&str>,
+    hash: &str,
+) -> Result<(Movement, bool), AppError> {
+    if amount <= 0 {
+        return move_credits(st, tx, ctx, key, kind, user, amount, source, memo, hash).await;
+    }
+    let txn = match claim::<Movement>(tx, key, kind, Some(user), hash, memo).await? {
+        Claim::Done(m) => return Ok((m, false)),
+        Claim::New(id) => id,
+    };
+    let debts = lock_debts(tx, user).await?;
+    let before = balance_of(tx, user).await?.available;
+    let legs = [
+        leg(tx, None, source, -amount).await?,
+        leg(tx, Some(user), Kind::Wallet, amount).await?,
+    ];
+    post(tx, txn, &legs).await?;
+    let collected = collect_debts(st, tx, ctx, user, key, amount, &debts).await?;
+    let m = Movement {
+        transaction_id: txn,
+        user_id: user,
+        amount,
+        kind: kind.to_owned(),
+        available: before + amount - collected,
+        collected,
+    };
+    finish(tx, txn, &m).await?;
+    let e = EventEnvelope::new(
+        crate::config::SERVICE,
+        common::subjects::pricing::EVT_CREDITS_GRANTED,
+        1,
+        events::CreditsGranted {
+            user_id: user,
+            amount,
+            reason: kind.to_owned(),
+            transaction_id: txn,
+            available: m.available,
+        },
+    );
+    platform::outbox::enqueue(tx, &e, ctx).await?;
+    Ok((m, true))
+}
+
+/// One movement between a system account and the user's wallet, with no
+/// debt collection (a debit, a refund reversal, a collection itself).
+#[allow(clippy::too_many_arguments)]
+pub async fn move_credits(
     st: &AppState,
     tx: &Transaction<'_>,
     ctx: &CallContext,
@@ -361,6 +435,7 @@ pub async fn grant_in(
         amount,
         kind: kind.to_owned(),
         available: before + amount,
+        collected: 0,
     };
     finish(tx, txn, &m).await?;
     if amount > 0 {
@@ -381,6 +456,71 @@ pub async fn grant_in(
         low_balance_event(st, tx, ctx, user, before, m.available).await?;
     }
     Ok((m, true))
+}
+
+/// The user's payments with credits owed, oldest first, locked.
+async fn lock_debts(tx: &Transaction<'_>, user: UserId) -> Result<Vec<(String, i64)>, AppError> {
+    let rows = tx
+        .query(
+            "SELECT session_id, credits_owed FROM payments
+             WHERE user_id = $1 AND credits_owed > 0
+             ORDER BY created_at, session_id FOR UPDATE",
+            &[&user.as_uuid()],
+        )
+        .await
+        .map_err(q)?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Takes up to `granted` credits (just put in the wallet) back for what the
+/// user owes, one `debt_collection` movement per payment. Returns the total.
+async fn collect_debts(
+    st: &AppState,
+    tx: &Transaction<'_>,
+    ctx: &CallContext,
+    user: UserId,
+    grant_key: &str,
+    granted: i64,
+    debts: &[(String, i64)],
+) -> Result<i64, AppError> {
+    let mut collected = 0i64;
+    for (session, owed) in debts {
+        let x = (*owed).min(granted - collected);
+        if x <= 0 {
+            break;
+        }
+        let key = format!("collect:{grant_key}:{session}");
+        let memo = format!("credits owed for refunded Stripe payment {session}");
+        let (_, fresh) = move_credits(
+            st,
+            tx,
+            ctx,
+            &key,
+            "debt_collection",
+            user,
+            -x,
+            Kind::Refunds,
+            Some(&memo),
+            &key,
+        )
+        .await?;
+        if !fresh {
+            continue;
+        }
+        tx.execute(
+            "UPDATE payments SET credits_owed = credits_owed - $2,
+                credits_collected = credits_collected + $2, updated_at = now()
+             WHERE session_id = $1",
+            &[session, &x],
+        )
+        .await
+        .map_err(q)?;
+        collected += x;
+    }
+    if collected > 0 {
+        tracing::info!(%user, collected, grant = grant_key, "owed credits collected from a grant");
+    }
+    Ok(collected)
 }
 
 // ---------------------------------------------------------------- holds

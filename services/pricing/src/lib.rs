@@ -4,10 +4,12 @@
 
 pub mod api;
 pub mod catalog;
+pub mod cleanup;
 pub mod config;
 pub mod engine;
 pub mod events;
 pub mod ledger;
+pub mod payments;
 pub mod rpc;
 pub mod stripe;
 pub mod usage;
@@ -22,7 +24,7 @@ use platform::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 
-pub const MIGRATIONS: &[Migration] = platform::migrations!("../../../migrations/pricing", 1 => "0001_init", 2 => "0002_usage_events");
+pub const MIGRATIONS: &[Migration] = platform::migrations!("../../../migrations/pricing", 1 => "0001_init", 2 => "0002_usage_events", 3 => "0003_payment_safety");
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,7 +34,7 @@ pub const MIGRATIONS: &[Migration] = platform::migrations!("../../../migrations/
             Routes: GET /api/v1/credits/balance, GET /api/v1/credits/ledger, GET /api/v1/credits/packages, \
             POST /api/v1/credits/checkout, POST /api/v1/payments/stripe/webhook, POST /api/v1/pricing/quotes, \
             GET /api/v1/pricing/services, /api/v1/admin/pricing/{packages,services,cost-inputs,recommendations,\
-            overrides,history,reports/daily,adjustments,refunds}, /internal/v1/credits/holds"
+            overrides,history,reports/daily,adjustments,refunds,payments}, /internal/v1/credits/holds"
     ),
     paths(
         api::balance,
@@ -47,6 +49,7 @@ pub const MIGRATIONS: &[Migration] = platform::migrations!("../../../migrations/
         api::release_http,
         api::adjust,
         api::refund,
+        payments::admin_payments,
         api::create_package,
         catalog::generate,
         catalog::approve,
@@ -65,6 +68,8 @@ pub const MIGRATIONS: &[Migration] = platform::migrations!("../../../migrations/
         api::PackageInput,
         api::Package,
         api::AdjustmentRequest,
+        payments::PaymentView,
+        payments::PaymentPage,
         stripe::CheckoutRequest,
         stripe::CheckoutResponse,
         catalog::QuoteRequest,
@@ -128,6 +133,7 @@ pub fn routes(
                     .route("/packages/{id}", web::delete().to(api::delete_package))
                     .route("/adjustments", web::post().to(api::adjust))
                     .route("/refunds", web::post().to(api::refund))
+                    .route("/payments", web::get().to(payments::admin_payments))
                     .route("/services", web::get().to(catalog::admin_services))
                     .route("/services", web::post().to(catalog::create_service))
                     .route("/services/{code}", web::put().to(catalog::update_service))
@@ -185,6 +191,12 @@ impl Application {
             let st = usage_state.clone();
             async move { usage::handle(&st, d).await }
         });
+        let cleaner = cleanup::Cleaner::new(
+            runtime.pool.clone(),
+            state.cfg.cleanup.clone(),
+            &runtime.metrics,
+        );
+        runtime.spawn(move |token| cleaner.run(token));
         let sweep_state = state;
         runtime.spawn(move |token| ledger::sweeper(sweep_state, token));
         Ok(Application(platform::runtime::Service::new(

@@ -3,18 +3,18 @@
 //! The webhook verifies `Stripe-Signature` as Stripe documents it
 //! (`t=<unix>,v1=<hex>[,v1=...]`, HMAC-SHA256 with the endpoint secret over
 //! `"<t>.<raw body>"`, constant-time comparison, a timestamp tolerance), then
-//! applies the event exactly once: the event id goes into `stripe_events`
-//! and the grant is keyed by the checkout session id, both in the grant's
-//! transaction.
+//! hands the event to `crate::payments`, which applies it once: the event id
+//! goes into `stripe_events` and the grant is keyed by the checkout session
+//! id, both in the grant's transaction; credits are granted only for the
+//! price our checkout recorded (see `crate::payments`).
 
-use crate::ledger::{self, Kind};
+use crate::payments;
 use crate::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use common::{ErrorCode, UserId};
 use hmac::{Hmac, Mac};
 use platform::auth::Authenticated;
 use platform::db::q;
-use platform::nats::CallContext;
 use platform::AppError;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -192,7 +192,8 @@ pub fn verify_signature(
     if sigs.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now - ts).abs() > tolerance_secs {
+    // abs_diff cannot overflow, whatever the header says (t=i64::MIN included).
+    if now.abs_diff(ts) > tolerance_secs.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     for sig in &sigs {
@@ -350,218 +351,14 @@ pub async fn webhook(
     let event: StripeEvent = platform::http::parse_json(&body)?;
     match event.event_type.as_str() {
         "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
-            session_paid(&st, &event).await?
+            payments::session_paid(&st, &event.id, &event.event_type, &event.data.object).await?
         }
-        "charge.refunded" => charge_refunded(&st, &event).await?,
+        "charge.refunded" => {
+            payments::charge_refunded(&st, &event.id, &event.event_type, &event.data.object).await?
+        }
         other => tracing::debug!(event_type = other, "stripe event ignored"),
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({"received": true})))
-}
-
-fn str_at<'a>(v: &'a serde_json::Value, path: &[&str]) -> Option<&'a str> {
-    let mut cur = v;
-    for p in path {
-        cur = cur.get(p)?;
-    }
-    cur.as_str()
-}
-
-#[tracing::instrument(skip_all, fields(event = %event.id))]
-async fn session_paid(st: &AppState, event: &StripeEvent) -> Result<(), AppError> {
-    let o = &event.data.object;
-    let session_id = str_at(o, &["id"])
-        .ok_or_else(|| AppError::validation("data.object.id", "missing"))?
-        .to_owned();
-    let paid = str_at(o, &["payment_status"]) == Some("paid");
-    let payment_intent = str_at(o, &["payment_intent"]).map(str::to_owned);
-    let mut client = platform::db::conn(&st.pool).await?;
-    let tx = client.transaction().await.map_err(q)?;
-    if !paid {
-        tx.execute(
-            "UPDATE payments SET status = 'processing', payment_intent = COALESCE($2, payment_intent), updated_at = now()
-             WHERE session_id = $1 AND status = 'open'",
-            &[&session_id, &payment_intent],
-        )
-        .await
-        .map_err(q)?;
-        tx.commit().await.map_err(q)?;
-        return Ok(());
-    }
-    let fresh = tx
-        .execute(
-            "INSERT INTO stripe_events (id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&event.id, &event.event_type],
-        )
-        .await
-        .map_err(q)?;
-    if fresh == 0 {
-        return Ok(()); // this delivery was applied before
-    }
-    // The payment row was written at checkout; a session we never created
-    // is recreated from its metadata and our own package price list.
-    let row = tx
-        .query_opt(
-            "SELECT user_id, credits FROM payments WHERE session_id = $1 FOR UPDATE",
-            &[&session_id],
-        )
-        .await
-        .map_err(q)?;
-    let (user, credits) = match row {
-        Some(r) => (UserId(r.get(0)), r.get::<_, i64>(1)),
-        None => {
-            let user: UserId = str_at(o, &["metadata", "user_id"])
-                .or_else(|| str_at(o, &["client_reference_id"]))
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| AppError::validation("data.object.metadata.user_id", "missing"))?;
-            let package: Uuid = str_at(o, &["metadata", "package_id"])
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| {
-                    AppError::validation("data.object.metadata.package_id", "missing")
-                })?;
-            let p = tx
-                .query_opt(
-                    "SELECT credits + bonus_credits, price_minor, currency FROM packages WHERE id = $1",
-                    &[&package],
-                )
-                .await
-                .map_err(q)?
-                .ok_or_else(|| AppError::not_found("package"))?;
-            let credits: i64 = p.get(0);
-            let amount: i64 = o
-                .get("amount_total")
-                .and_then(|v| v.as_i64())
-                .unwrap_or_else(|| p.get(1));
-            let currency: String = str_at(o, &["currency"])
-                .map(|c| c.to_ascii_uppercase())
-                .unwrap_or_else(|| p.get(2));
-            tx.execute(
-                "INSERT INTO payments (session_id, user_id, package_id, payment_intent, amount_minor, currency, credits, status)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'open')",
-                &[&session_id, &user.as_uuid(), &package, &payment_intent, &amount, &currency, &credits],
-            )
-            .await
-            .map_err(q)?;
-            (user, credits)
-        }
-    };
-    let key = format!("stripe:session:{session_id}");
-    let ctx = CallContext::current().with_idempotency_key(key.clone());
-    ledger::grant_in(
-        st,
-        &tx,
-        &ctx,
-        &key,
-        "purchase",
-        user,
-        credits,
-        Kind::Purchases,
-        Some(&format!("stripe checkout {session_id}")),
-        &key,
-    )
-    .await?;
-    let amount_total = o.get("amount_total").and_then(|v| v.as_i64());
-    tx.execute(
-        "UPDATE payments SET status = 'paid', payment_intent = COALESCE($2, payment_intent),
-            amount_minor = COALESCE($3, amount_minor), updated_at = now() WHERE session_id = $1",
-        &[&session_id, &payment_intent, &amount_total],
-    )
-    .await
-    .map_err(q)?;
-    tx.commit().await.map_err(q)?;
-    st.outbox.notify();
-    Ok(())
-}
-
-#[tracing::instrument(skip_all, fields(event = %event.id))]
-async fn charge_refunded(st: &AppState, event: &StripeEvent) -> Result<(), AppError> {
-    let o = &event.data.object;
-    let Some(intent) = str_at(o, &["payment_intent"]) else {
-        return Ok(());
-    };
-    let refunded = o
-        .get("amount_refunded")
-        .and_then(|v| v.as_i64())
-        .unwrap_or(0);
-    let mut client = platform::db::conn(&st.pool).await?;
-    let tx = client.transaction().await.map_err(q)?;
-    let fresh = tx
-        .execute(
-            "INSERT INTO stripe_events (id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&event.id, &event.event_type],
-        )
-        .await
-        .map_err(q)?;
-    if fresh == 0 {
-        return Ok(());
-    }
-    let Some(p) = tx
-        .query_opt(
-            "SELECT session_id, user_id, amount_minor, credits, credits_reversed, credits_owed
-             FROM payments WHERE payment_intent = $1 AND status IN ('paid', 'partially_refunded', 'refunded')
-             FOR UPDATE",
-            &[&intent],
-        )
-        .await
-        .map_err(q)?
-    else {
-        tx.commit().await.map_err(q)?;
-        return Ok(()); // a charge we never granted credits for
-    };
-    let session: String = p.get(0);
-    let user = UserId(p.get(1));
-    let amount: i64 = p.get(2);
-    let credits: i64 = p.get(3);
-    let reversed: i64 = p.get(4);
-    let owed: i64 = p.get(5);
-    // Credits to take back, in proportion to the refunded share.
-    let due = if amount > 0 {
-        i64::try_from(i128::from(credits) * i128::from(refunded.min(amount)) / i128::from(amount))
-            .unwrap_or(credits)
-    } else {
-        credits
-    };
-    let outstanding = (due - reversed - owed).max(0);
-    if outstanding > 0 {
-        let wallet = ledger::user_account(&tx, user, Kind::Wallet).await?;
-        let available: i64 = tx
-            .query_one(
-                "SELECT balance FROM accounts WHERE id = $1 FOR UPDATE",
-                &[&wallet],
-            )
-            .await
-            .map_err(q)?
-            .get(0);
-        let take = outstanding.min(available);
-        let rest = outstanding - take;
-        if take > 0 {
-            let key = format!("stripe:refund:{}", event.id);
-            let ctx = CallContext::current().with_idempotency_key(key.clone());
-            ledger::grant_in(
-                st,
-                &tx,
-                &ctx,
-                &key,
-                "refund_reversal",
-                user,
-                -take,
-                Kind::Refunds,
-                Some(&format!("stripe refund of {session}")),
-                &key,
-            )
-            .await?;
-        }
-        tx.execute(
-            "UPDATE payments SET credits_reversed = credits_reversed + $2, credits_owed = credits_owed + $3,
-                status = CASE WHEN $4 >= amount_minor THEN 'refunded' ELSE 'partially_refunded' END,
-                updated_at = now() WHERE session_id = $1",
-            &[&session, &take, &rest, &refunded],
-        )
-        .await
-        .map_err(q)?;
-    }
-    tx.commit().await.map_err(q)?;
-    st.outbox.notify();
-    Ok(())
 }
 
 #[cfg(test)]
@@ -592,6 +389,43 @@ mod tests {
         assert_eq!(
             verify_signature("garbage", body, b"whsec_x", 1000, 300),
             Err(SignatureError::Malformed)
+        );
+    }
+
+    #[test]
+    fn extreme_timestamps_are_stale_and_never_overflow() {
+        let body = br#"{"id":"evt_1"}"#;
+        for t in [i64::MIN, i64::MAX, i64::MIN + 1, i64::MAX - 1] {
+            let h = sign(body, b"whsec_x", t);
+            for now in [0, 1_700_000_000, i64::MIN, i64::MAX] {
+                let r = verify_signature(&h, body, b"whsec_x", now, 300);
+                if (i128::from(now) - i128::from(t)).abs() <= 300 {
+                    assert_eq!(r, Ok(()), "t={t} now={now}");
+                } else {
+                    assert_eq!(r, Err(SignatureError::Stale), "t={t} now={now}");
+                }
+            }
+        }
+        let h = format!("t=-9223372036854775808,v1={}", "ab".repeat(32));
+        assert_eq!(
+            verify_signature(&h, body, b"whsec_x", 1_700_000_000, 300),
+            Err(SignatureError::Stale)
+        );
+        let h = format!("t=9223372036854775807,v1={}", "ab".repeat(32));
+        assert_eq!(
+            verify_signature(&h, body, b"whsec_x", 1_700_000_000, 300),
+            Err(SignatureError::Stale)
+        );
+        // The widest differences compare exactly against the widest tolerance.
+        let h = sign(body, b"whsec_x", i64::MIN);
+        assert_eq!(verify_signature(&h, body, b"whsec_x", -1, i64::MAX), Ok(()));
+        assert_eq!(
+            verify_signature(&h, body, b"whsec_x", 0, i64::MAX),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            verify_signature(&h, body, b"whsec_x", i64::MAX, i64::MAX),
+            Err(SignatureError::Stale)
         );
     }
 

@@ -45,7 +45,10 @@ async fn five_hundred_concurrent_holds_on_100_credits_exactly_14_succeed() {
     assert_eq!(ok, 14);
     assert_eq!(insufficient, 486);
     let b = app.balance(user).await;
-    assert_eq!(b, json!({"balance": 100, "held": 98, "available": 2}));
+    assert_eq!(
+        b,
+        json!({"balance": 100, "held": 98, "available": 2, "owed": 0})
+    );
     app.finish().await;
 }
 
@@ -111,7 +114,7 @@ async fn the_same_idempotency_key_moves_credits_once_and_answers_the_same() {
     assert_eq!(c1["captured"], 12);
     assert_eq!(
         app.balance(user).await,
-        json!({"balance": 38, "held": 5, "available": 33})
+        json!({"balance": 38, "held": 5, "available": 33, "owed": 0})
     );
     let n: i64 = app
         .db()
@@ -155,7 +158,7 @@ async fn capture_takes_up_to_the_hold_and_releases_the_rest() {
     .unwrap();
     assert_eq!(
         app.balance(user).await,
-        json!({"balance": 100, "held": 30, "available": 70})
+        json!({"balance": 100, "held": 30, "available": 70, "owed": 0})
     );
     let id = h["hold_id"].clone();
     let e = request::<Value, Value>(
@@ -202,7 +205,7 @@ async fn capture_takes_up_to_the_hold_and_releases_the_rest() {
     assert_eq!(c["status"], "captured");
     assert_eq!(
         app.balance(user).await,
-        json!({"balance": 88, "held": 0, "available": 88})
+        json!({"balance": 88, "held": 0, "available": 88, "owed": 0})
     );
     let e = request::<Value, Value>(
         &client,
@@ -253,7 +256,10 @@ async fn capture_takes_up_to_the_hold_and_releases_the_rest() {
     )
     .await
     .unwrap();
-    assert_eq!(b, json!({"balance": 88, "held": 0, "available": 88}));
+    assert_eq!(
+        b,
+        json!({"balance": 88, "held": 0, "available": 88, "owed": 0})
+    );
     // Revenue got exactly the captured 12.
     let revenue: i64 = app
         .db()
@@ -378,7 +384,7 @@ async fn balance_ledger_and_http_holds() {
     }
     assert_eq!(
         app.balance(user).await,
-        json!({"balance": 34, "held": 0, "available": 34})
+        json!({"balance": 34, "held": 0, "available": 34, "owed": 0})
     );
     // The ledger, newest first, in pages.
     let mut seen = vec![];

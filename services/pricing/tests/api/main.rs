@@ -3,9 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cleanup;
 mod helpers;
 mod ledger;
 mod outbox;
+mod payment_safety;
 mod payments;
 mod prices;
 mod welcome;

@@ -5,10 +5,10 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-type Recorded = Arc<Mutex<Vec<(HashMap<String, String>, Option<String>)>>>;
+pub type Recorded = Arc<Mutex<Vec<(HashMap<String, String>, Option<String>)>>>;
 
 /// A local stand-in for Stripe's `POST /v1/checkout/sessions`.
-async fn fake_stripe() -> (String, Recorded, actix_web::dev::ServerHandle) {
+pub async fn fake_stripe() -> (String, Recorded, actix_web::dev::ServerHandle) {
     let recorded: Recorded = Arc::default();
     let r = recorded.clone();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -52,7 +52,7 @@ async fn fake_stripe() -> (String, Recorded, actix_web::dev::ServerHandle) {
     (format!("http://127.0.0.1:{port}"), recorded, handle)
 }
 
-async fn stripe_app() -> (TestApp, Recorded, actix_web::dev::ServerHandle) {
+pub async fn stripe_app() -> (TestApp, Recorded, actix_web::dev::ServerHandle) {
     let (base, recorded, handle) = fake_stripe().await;
     let app = spawn_with(Options {
         overrides: vec![("stripe.api_base", base)],
@@ -62,7 +62,7 @@ async fn stripe_app() -> (TestApp, Recorded, actix_web::dev::ServerHandle) {
     (app, recorded, handle)
 }
 
-async fn create_package(app: &TestApp) -> String {
+pub async fn create_package(app: &TestApp) -> String {
     let r = app
         .post(
             "/api/v1/admin/pricing/packages",
@@ -76,7 +76,22 @@ async fn create_package(app: &TestApp) -> String {
     p["id"].as_str().unwrap().to_owned()
 }
 
-fn completed(event_id: &str, session: &str, user: UserId, package: &str) -> Vec<u8> {
+/// Starts a checkout for `user` through our endpoint and returns the session id.
+pub async fn checkout(app: &TestApp, user: UserId, package: &str) -> String {
+    let r = app
+        .post(
+            "/api/v1/credits/checkout",
+            Some(&app.token(user)),
+            None,
+            &json!({"package_id": package}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let co: Value = r.json().await.unwrap();
+    co["id"].as_str().unwrap().to_owned()
+}
+
+pub fn completed(event_id: &str, session: &str, user: UserId, package: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "id": event_id,
         "object": "event",
@@ -91,7 +106,7 @@ fn completed(event_id: &str, session: &str, user: UserId, package: &str) -> Vec<
     .unwrap()
 }
 
-async fn deliver(app: &TestApp, body: &[u8], secret: &str, t: i64) -> reqwest::Response {
+pub async fn deliver(app: &TestApp, body: &[u8], secret: &str, t: i64) -> reqwest::Response {
     app.http
         .post(app.url("/api/v1/payments/stripe/webhook"))
         .header(
@@ -105,7 +120,7 @@ async fn deliver(app: &TestApp, body: &[u8], secret: &str, t: i64) -> reqwest::R
         .unwrap()
 }
 
-fn now() -> i64 {
+pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
@@ -222,7 +237,8 @@ async fn bad_signatures_are_rejected_and_grant_nothing() {
     let (app, _recorded, stripe) = stripe_app().await;
     let package = create_package(&app).await;
     let user = UserId::new();
-    let body = completed("evt_bad", "cs_bad", user, &package);
+    let session = checkout(&app, user, &package).await;
+    let body = completed("evt_bad", &session, user, &package);
     // Tampered body.
     let sig = pricing::stripe::sign(&body, WEBHOOK_SECRET.as_bytes(), now());
     let mut tampered = body.clone();
@@ -283,10 +299,12 @@ async fn a_refunded_charge_takes_back_what_the_wallet_holds_and_records_the_rest
     let (app, _recorded, stripe) = stripe_app().await;
     let package = create_package(&app).await;
     let user = UserId::new();
+    let session = checkout(&app, user, &package).await;
+    assert_eq!(session, "cs_test_1");
     assert_eq!(
         deliver(
             &app,
-            &completed("evt_p", "cs_r", user, &package),
+            &completed("evt_p", &session, user, &package),
             WEBHOOK_SECRET,
             now()
         )
@@ -329,7 +347,7 @@ async fn a_refunded_charge_takes_back_what_the_wallet_holds_and_records_the_rest
         .db()
         .await
         .query_one(
-            "SELECT status, credits_reversed, credits_owed FROM payments WHERE session_id = 'cs_r'",
+            "SELECT status, credits_reversed, credits_owed FROM payments WHERE session_id = 'cs_test_1'",
             &[],
         )
         .await
