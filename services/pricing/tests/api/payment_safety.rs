@@ -567,8 +567,18 @@ async fn a_refunded_payment_is_never_marked_paid_again() {
 }
 
 async fn register(app: &TestApp, user: UserId) {
-    let js = async_nats::jetstream::new(app.nats_client().await);
-    platform::nats::ensure_stream(&js, "gateway").await.unwrap();
+    let client = app.nats_client().await;
+    let js = async_nats::jetstream::new(client.clone());
+    let gateway = platform::auth::InternalAuth::development("gateway").unwrap();
+    let bus = platform::nats::Bus::new(
+        client,
+        gateway.clone(),
+        "",
+        std::time::Duration::from_secs(2),
+    );
+    platform::nats::ensure_stream(&bus, "gateway")
+        .await
+        .unwrap();
     let e = EventEnvelope::new(
         "gateway",
         "gateway.user.registered",
@@ -580,8 +590,11 @@ async fn register(app: &TestApp, user: UserId) {
         },
     );
     let mut headers = async_nats::HeaderMap::new();
-    headers.insert("Nats-Msg-Id", e.id.to_string().as_str());
-    js.publish_with_headers(e.subject(), headers, serde_json::to_vec(&e).unwrap().into())
+    let id = e.id.to_string();
+    headers.insert("Nats-Msg-Id", id.as_str());
+    let payload = serde_json::to_vec(&e).unwrap();
+    gateway.sign_event(&mut headers, &e.subject(), &id, &payload);
+    js.publish_with_headers(e.subject(), headers, payload.into())
         .await
         .unwrap()
         .await
