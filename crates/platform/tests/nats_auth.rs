@@ -187,7 +187,8 @@ impl Validate for NoSections {
 fn load(env: &str, nats: &[(&str, &str)]) -> Result<platform::config::BaseConfig, ConfigError> {
     let mut overrides = vec![("env".to_owned(), env.to_owned())];
     if env == "production" {
-        overrides.push(("internal_auth.secret".to_owned(), "s".repeat(40)));
+        let (seed, _) = platform::auth::generate_key().unwrap();
+        overrides.push(("internal_auth.signing_key".to_owned(), seed));
     }
     for (k, v) in nats {
         overrides.push(((*k).to_owned(), (*v).to_owned()));
