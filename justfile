@@ -7,9 +7,11 @@ db_url := env_var_or_default("JYOTIFLOW__DATABASE__URL", "postgres://postgres@12
 default:
     @just --list
 
-# Full test suite against real PostgreSQL and real NATS servers.
+# Full test suite against real PostgreSQL and real NATS servers. Services
+# refuse development secrets unless the environment says development or
+# test; the tests set it themselves, and so does this recipe.
 test *args:
-    cargo test --workspace --no-fail-fast {{args}}
+    JYOTIFLOW__ENV=test cargo test --workspace --no-fail-fast {{args}}
 
 # Formatting and lints exactly as CI checks them.
 lint:
@@ -26,6 +28,9 @@ up: build
       psql "$(dirname "{{db_url}}")/postgres" -qc "create database \"$db\""
     fi
     export JYOTIFLOW__DATABASE__URL="{{db_url}}"
+    # Local development: the built-in development keys and secrets are
+    # accepted only because this says so (the default is production).
+    export JYOTIFLOW__ENV="${JYOTIFLOW__ENV:-development}"
     for s in {{services}}; do
       ./target/release/$s migrate
     done
@@ -57,15 +62,15 @@ build:
 
 # Gateway benchmark: authenticated GET through the gateway vs the upstream directly, and login throughput.
 bench-gateway *args:
-    cargo run --release -p gateway --example gateway_bench -- {{args}}
+    JYOTIFLOW__ENV=development cargo run --release -p gateway --example gateway_bench -- {{args}}
 
 # Charts: cache hits direct and through the gateway, cold misses, pgbench on the lookup SELECT.
 bench-charts *args:
-    cargo run --release -p charts --example charts_bench -- {{args}}
+    JYOTIFLOW__ENV=development cargo run --release -p charts --example charts_bench -- {{args}}
 
 # Pricing: hold+capture pairs over NATS and HTTP, pgbench on the same SQL transaction.
 bench-pricing *args:
-    cargo run --release -p pricing --example pricing_bench -- {{args}}
+    JYOTIFLOW__ENV=development cargo run --release -p pricing --example pricing_bench -- {{args}}
 
 # Astro engine: charts per second, ours vs pyswisseph side by side (installs pyswisseph for the comparison only).
 bench-astro seconds="5":

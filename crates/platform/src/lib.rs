@@ -7,6 +7,7 @@
 //! enforces it, see `clippy.toml`).
 
 pub mod auth;
+pub mod cleanup;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -150,24 +150,63 @@ pub async fn create(
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ProfileList {
     pub profiles: Vec<Profile>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
-/// The caller's profiles, oldest first.
-#[utoipa::path(get, path = "/api/v1/profiles", responses((status = 200, body = ProfileList)))]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Page size, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The caller's profiles, oldest first, a page at a time.
+#[utoipa::path(get, path = "/api/v1/profiles", params(ListQuery),
+    responses((status = 200, body = ProfileList), (status = 422, body = common::ErrorBody)))]
 pub async fn list(
     state: web::Data<AppState>,
     Authenticated(p): Authenticated,
+    query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(AppError::validation("limit", "must be between 1 and 100"));
+    }
+    let after = match query.cursor.as_deref() {
+        None => None,
+        Some(c) => Some(
+            Uuid::parse_str(c)
+                .map_err(|_| AppError::validation("cursor", "is not a cursor from this list"))?,
+        ),
+    };
     let client = platform::db::conn(&state.pool).await?;
+    // Ids are UUIDv7, ordered like creation; one extra row tells whether
+    // another page follows.
     let rows = client
         .query(
-            &format!("SELECT {COLUMNS} FROM profiles WHERE user_id = $1 ORDER BY created_at, id"),
-            &[&p.user_id.as_uuid()],
+            &format!(
+                "SELECT {COLUMNS} FROM profiles WHERE user_id = $1 AND ($2::uuid IS NULL OR id > $2)
+                 ORDER BY id LIMIT $3"
+            ),
+            &[&p.user_id.as_uuid(), &after, &(limit + 1)],
         )
         .await
         .map_err(platform::db::q)?;
+    let mut profiles: Vec<Profile> = rows.iter().map(from_row).collect();
+    let next_cursor = if profiles.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
+        profiles.truncate(usize::try_from(limit).unwrap_or(0));
+        profiles.last().map(|p| p.id.to_string())
+    } else {
+        None
+    };
     Ok(HttpResponse::Ok().json(ProfileList {
-        profiles: rows.iter().map(from_row).collect(),
+        profiles,
+        next_cursor,
     }))
 }
 

@@ -229,38 +229,74 @@ pub async fn create_user(
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/register", request_body = RegisterRequest,
-    responses((status = 201, body = AuthResponse), (status = 409, description = "email_taken"), (status = 422, description = "validation_failed")))]
+    responses((status = 201, body = AuthResponse), (status = 409, description = "email_taken"), (status = 422, description = "validation_failed"), (status = 429, description = "too_many_requests")))]
 pub async fn register(
+    req: HttpRequest,
     state: web::Data<GatewayState>,
     body: Json<RegisterRequest>,
 ) -> Result<HttpResponse, AppError> {
     let b = body.0;
+    // Sign-ups cost a password hash each: throttled per address and per email
+    // before any hashing.
+    let email = normalize_email("email", &b.email)?;
+    let t = &state.cfg.throttle;
+    {
+        let client = conn(&state.pool).await?;
+        throttle::take_attempt(
+            &client,
+            &throttle::Window {
+                window_secs: t.register_window_secs,
+                lockout_secs: t.register_window_secs,
+                message: "too many sign-ups; try again later",
+            },
+            &[
+                throttle::Limit {
+                    key: throttle::register_address_key(&client_address(&req, &state.proxies)),
+                    max: t.register_max_per_address,
+                },
+                throttle::Limit {
+                    key: throttle::register_account_key(&email),
+                    max: t.register_max_per_account,
+                },
+            ],
+        )
+        .await?;
+    }
     let (user, refresh) =
         create_user(&state, &b.email, b.password, &b.display_name, &[Role::User]).await?;
     Ok(HttpResponse::Created().json(auth_response(&state, user, refresh)?))
 }
 
-/// The client's address for throttling: the TCP peer, or with
-/// `throttle.trust_forwarded_for` the address our proxy saw.
-pub fn client_address(req: &HttpRequest, trust_forwarded_for: bool) -> String {
-    if trust_forwarded_for {
-        // The rightmost entry is the one our trusted proxy appended; entries
-        // to its left came from the client and could be forged.
-        if let Some(last) = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-        {
-            let last = last.trim();
-            if !last.is_empty() {
-                return last.to_owned();
-            }
+/// The client's address: the TCP peer, unless the peer is a trusted proxy
+/// (`throttle.trusted_proxies`); then the rightmost `X-Forwarded-For` entry
+/// that is not itself a trusted proxy (entries further left were written by
+/// the client and could be anything).
+pub fn client_address(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> String {
+    let peer = req.peer_addr().map(|a| a.ip());
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let Some(peer) = peer else {
+        return "unknown".into();
+    };
+    if !is_trusted(&peer) {
+        return peer.to_string();
+    }
+    let mut client = peer;
+    // All header lines, in order, as one list; walk it from the right.
+    let entries: Vec<String> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|e| e.trim().to_owned()))
+        .collect();
+    for entry in entries.iter().rev() {
+        match entry.parse::<std::net::IpAddr>() {
+            Ok(ip) if is_trusted(&ip) => client = ip,
+            Ok(ip) => return ip.to_string(),
+            // Garbage where an address should be: stop at the last trusted hop.
+            Err(_) => break,
         }
     }
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    client.to_string()
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/login", request_body = LoginRequest,
@@ -277,44 +313,52 @@ pub async fn login(
             "email or password is incorrect",
         )
     };
-    let addr_key = throttle::address_key(&client_address(
-        &req,
-        state.cfg.throttle.trust_forwarded_for,
-    ));
+    let t = &state.cfg.throttle;
+    let addr_key = throttle::address_key(&client_address(&req, &state.proxies));
     // An unparseable email is treated as an unknown account: same answer, same throttling.
     let email =
         normalize_email("email", &b.email).unwrap_or_else(|_| b.email.trim().to_lowercase());
     let acct_key = throttle::account_key(&email);
-    let client = conn(&state.pool).await?;
-    throttle::check(&client, &[acct_key.clone(), addr_key.clone()]).await?;
-    let row = client
-        .query_opt(
-            "SELECT id, email, display_name, roles, password_hash FROM users WHERE email_normalized = $1",
-            &[&email],
+    // Take the attempt first (atomically, so concurrent guesses cannot all
+    // pass), then look the account up; no connection is held while hashing.
+    let row = {
+        let client = conn(&state.pool).await?;
+        throttle::take_attempt(
+            &client,
+            &throttle::Window {
+                window_secs: t.window_secs,
+                lockout_secs: t.lockout_secs,
+                message: "too many failed logins; try again later",
+            },
+            &[
+                throttle::Limit {
+                    key: acct_key.clone(),
+                    max: t.account_max_failures,
+                },
+                throttle::Limit {
+                    key: addr_key.clone(),
+                    max: t.address_max_failures,
+                },
+            ],
         )
-        .await
-        .map_err(q)?;
+        .await?;
+        client
+            .query_opt(
+                "SELECT id, email, display_name, roles, password_hash FROM users WHERE email_normalized = $1",
+                &[&email],
+            )
+            .await
+            .map_err(q)?
+    };
     let hash = row.as_ref().map(|r| r.get::<_, String>("password_hash"));
     let ok = b.password.chars().count() <= crate::passwords::MAX_LEN
         && state.hasher.verify(b.password, hash).await?;
     let Some(row) = row.filter(|_| ok) else {
-        throttle::record_failure(
-            &client,
-            &state.cfg.throttle,
-            &acct_key,
-            state.cfg.throttle.account_max_failures,
-        )
-        .await?;
-        throttle::record_failure(
-            &client,
-            &state.cfg.throttle,
-            &addr_key,
-            state.cfg.throttle.address_max_failures,
-        )
-        .await?;
         return Err(invalid());
     };
+    let client = conn(&state.pool).await?;
     throttle::clear(&client, &acct_key).await?;
+    throttle::give_back(&client, &addr_key).await?;
     let user = user_from_row(&row);
     let refresh = store_refresh(&client, &state, user.id, TokenFamilyId::new()).await?;
     Ok(HttpResponse::Ok().json(auth_response(&state, user, refresh)?))
@@ -394,43 +438,82 @@ pub async fn refresh(
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", request_body = RefreshRequest, responses((status = 204)))]
 pub async fn logout(
+    req: HttpRequest,
     state: web::Data<GatewayState>,
     body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, AppError> {
     let hash = hash_refresh_token(body.0.refresh_token.trim());
-    let client = conn(&state.pool).await?;
-    client
-        .execute(
-            "UPDATE refresh_tokens SET revoked_at = now()
-             WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1) AND revoked_at IS NULL",
-            &[&hash],
-        )
-        .await
-        .map_err(q)?;
+    // The access token sent with the logout dies with the session.
+    let access = bearer_token(&req)
+        .ok()
+        .flatten()
+        .and_then(|t| state.access.verify(t).ok());
+    let mut client = conn(&state.pool).await?;
+    let tx = client.transaction().await.map_err(q)?;
+    tx.execute(
+        "UPDATE refresh_tokens SET revoked_at = now()
+         WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1) AND revoked_at IS NULL",
+        &[&hash],
+    )
+    .await
+    .map_err(q)?;
+    let revocation = access
+        .filter(|v| v.jti.is_some())
+        .map(|v| crate::revocations::Revocation {
+            jti: v.jti,
+            user_id: None,
+            not_before_ms: None,
+            expires_at: v.exp,
+        });
+    if let Some(r) = &revocation {
+        crate::revocations::record(&tx, r).await?;
+    }
+    tx.commit().await.map_err(q)?;
+    if let Some(r) = &revocation {
+        crate::revocations::announce(&state.revocations, state.bus.as_ref(), r).await;
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The principal from `Authorization: Bearer <access token>`.
-pub fn bearer_principal(
-    req: &HttpRequest,
-    state: &GatewayState,
-) -> Result<Option<Principal>, AppError> {
+fn bearer_token(req: &HttpRequest) -> Result<Option<&str>, AppError> {
     let Some(value) = req.headers().get(actix_web::http::header::AUTHORIZATION) else {
         return Ok(None);
     };
     let value = value
         .to_str()
         .map_err(|_| AppError::new(ErrorCode::InvalidToken, "malformed Authorization header"))?;
-    let token = value
+    value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
+        .map(|t| Some(t.trim()))
         .ok_or_else(|| {
             AppError::new(
                 ErrorCode::InvalidToken,
                 "Authorization must be a Bearer token",
             )
-        })?;
-    state.access.verify(token.trim()).map(Some)
+        })
+}
+
+/// The principal from `Authorization: Bearer <access token>` (401 for a
+/// bad, expired or revoked token).
+pub fn bearer_principal(
+    req: &HttpRequest,
+    state: &GatewayState,
+) -> Result<Option<Principal>, AppError> {
+    let Some(token) = bearer_token(req)? else {
+        return Ok(None);
+    };
+    let v = state.access.verify(token)?;
+    if state
+        .revocations
+        .is_revoked(v.principal.user_id, v.jti, v.issued_ms)
+    {
+        return Err(AppError::new(
+            ErrorCode::InvalidToken,
+            "access token has been revoked",
+        ));
+    }
+    Ok(Some(v.principal))
 }
 
 pub fn require_user(req: &HttpRequest, state: &GatewayState) -> Result<Principal, AppError> {
@@ -457,7 +540,7 @@ pub async fn me(
 }
 
 #[utoipa::path(post, path = "/api/v1/me/password", request_body = ChangePasswordRequest,
-    responses((status = 204), (status = 401), (status = 422)), security(("bearer" = [])))]
+    responses((status = 204), (status = 401), (status = 422), (status = 429, description = "too_many_requests")), security(("bearer" = [])))]
 pub async fn change_password(
     req: HttpRequest,
     state: web::Data<GatewayState>,
@@ -465,15 +548,41 @@ pub async fn change_password(
 ) -> Result<HttpResponse, AppError> {
     let p = require_user(&req, &state)?;
     let b = body.0;
-    let client = conn(&state.pool).await?;
-    let row = client
-        .query_opt(
-            "SELECT email_normalized, password_hash FROM users WHERE id = $1",
-            &[&p.user_id.as_uuid()],
+    let t = &state.cfg.throttle;
+    let pwd_key = throttle::password_change_key(&p.user_id);
+    let addr_key = throttle::address_key(&client_address(&req, &state.proxies));
+    // The current password is a guess like a login's: counted first, and no
+    // connection is held while hashing.
+    let row = {
+        let client = conn(&state.pool).await?;
+        throttle::take_attempt(
+            &client,
+            &throttle::Window {
+                window_secs: t.window_secs,
+                lockout_secs: t.lockout_secs,
+                message: "too many attempts; try again later",
+            },
+            &[
+                throttle::Limit {
+                    key: pwd_key.clone(),
+                    max: t.account_max_failures,
+                },
+                throttle::Limit {
+                    key: addr_key.clone(),
+                    max: t.address_max_failures,
+                },
+            ],
         )
-        .await
-        .map_err(q)?
-        .ok_or_else(|| AppError::new(ErrorCode::InvalidToken, "the account no longer exists"))?;
+        .await?;
+        client
+            .query_opt(
+                "SELECT email_normalized, password_hash FROM users WHERE id = $1",
+                &[&p.user_id.as_uuid()],
+            )
+            .await
+            .map_err(q)?
+            .ok_or_else(|| AppError::new(ErrorCode::InvalidToken, "the account no longer exists"))?
+    };
     let email: String = row.get(0);
     if !state
         .hasher
@@ -490,7 +599,9 @@ pub async fn change_password(
         .hasher
         .check_policy("new_password", &b.new_password, &email)?;
     let hash = state.hasher.hash(b.new_password).await?;
-    let mut client = client;
+    let mut client = conn(&state.pool).await?;
+    throttle::clear(&client, &pwd_key).await?;
+    throttle::give_back(&client, &addr_key).await?;
     let tx = client.transaction().await.map_err(q)?;
     tx.execute(
         "UPDATE users SET password_hash = $2, password_changed_at = now(), updated_at = now() WHERE id = $1",
@@ -498,13 +609,23 @@ pub async fn change_password(
     )
     .await
     .map_err(q)?;
-    // Every other session signs in again.
+    // Every session signs in again: refresh tokens revoked, and every access
+    // token issued until now refused from here on.
     tx.execute(
         "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
         &[&p.user_id.as_uuid()],
     )
     .await
     .map_err(q)?;
+    let now = chrono::Utc::now();
+    let revocation = crate::revocations::Revocation {
+        jti: None,
+        user_id: Some(p.user_id),
+        not_before_ms: Some(now.timestamp_millis()),
+        expires_at: now.timestamp() + state.access.ttl_secs + 60,
+    };
+    crate::revocations::record(&tx, &revocation).await?;
     tx.commit().await.map_err(q)?;
+    crate::revocations::announce(&state.revocations, state.bus.as_ref(), &revocation).await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -12,6 +12,8 @@ pub const DEFAULT_PORT: u16 = 8080;
 pub struct GatewayConfig {
     pub auth: AuthConfig,
     pub throttle: ThrottleConfig,
+    pub rate_limit: RateLimitConfig,
+    pub cleanup: CleanupConfig,
     pub proxy: ProxyConfig,
     /// Upstream base URLs by service name.
     pub upstreams: BTreeMap<String, String>,
@@ -36,18 +38,70 @@ pub struct AuthConfig {
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
     pub password_min_len: usize,
+    /// How often each replica reloads the access-token revocations (it also
+    /// hears of each one over NATS as it happens).
+    pub revocation_sync_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct ThrottleConfig {
-    /// Failed logins allowed per account within the window before it is locked.
+    /// Login attempts allowed per account within the window; the next one
+    /// locks the account for `lockout_secs`. Attempts are counted before
+    /// the password is checked, so concurrent guesses cannot slip past.
     pub account_max_failures: i32,
     /// Failed logins allowed per client address within the window.
     pub address_max_failures: i32,
     pub window_secs: i64,
     pub lockout_secs: i64,
-    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
-    pub trust_forwarded_for: bool,
+    /// Registrations per client address, and per email, within `register_window_secs`.
+    pub register_max_per_address: i32,
+    pub register_max_per_account: i32,
+    pub register_window_secs: i64,
+    /// Proxies whose `X-Forwarded-For` entries are believed: comma-separated
+    /// addresses or CIDR ranges (e.g. the ingress's pod range). The client
+    /// address is the rightmost entry not in this list; with the list empty
+    /// (default) it is the TCP peer and the header is ignored.
+    #[serde(default)]
+    pub trusted_proxies: String,
+}
+
+impl ThrottleConfig {
+    /// The parsed `trusted_proxies` (validated at start).
+    pub fn proxies(&self) -> Vec<ipnet::IpNet> {
+        parse_proxies(&self.trusted_proxies).unwrap_or_default()
+    }
+}
+
+fn parse_proxies(s: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("{p:?} is not an address or CIDR range"))
+        })
+        .collect()
+}
+
+/// Token buckets on proxied routes, per signed-in user and per client
+/// address (each gateway replica keeps its own buckets).
+#[derive(Clone, Debug, Deserialize)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    pub per_user_per_sec: u32,
+    pub per_user_burst: u32,
+    pub per_address_per_sec: u32,
+    pub per_address_burst: u32,
+}
+
+/// Deletion of expired refresh tokens, throttle rows and revocations.
+#[derive(Clone, Debug, Deserialize)]
+pub struct CleanupConfig {
+    pub interval_ms: u64,
+    pub batch_size: i64,
+    /// Expired or revoked refresh tokens are kept this long (for reuse detection).
+    pub refresh_token_retention_secs: i64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -122,11 +176,23 @@ pub fn defaults(
         .set_default("auth.argon2_iterations", 2)?
         .set_default("auth.argon2_parallelism", 1)?
         .set_default("auth.password_min_len", 10)?
+        .set_default("auth.revocation_sync_ms", 5000)?
         .set_default("throttle.account_max_failures", 5)?
         .set_default("throttle.address_max_failures", 30)?
         .set_default("throttle.window_secs", 900)?
         .set_default("throttle.lockout_secs", 900)?
-        .set_default("throttle.trust_forwarded_for", false)?
+        .set_default("throttle.register_max_per_address", 20)?
+        .set_default("throttle.register_max_per_account", 5)?
+        .set_default("throttle.register_window_secs", 3600)?
+        .set_default("throttle.trusted_proxies", "")?
+        .set_default("rate_limit.enabled", true)?
+        .set_default("rate_limit.per_user_per_sec", 30)?
+        .set_default("rate_limit.per_user_burst", 120)?
+        .set_default("rate_limit.per_address_per_sec", 100)?
+        .set_default("rate_limit.per_address_burst", 300)?
+        .set_default("cleanup.interval_ms", 600_000)?
+        .set_default("cleanup.batch_size", 1000)?
+        .set_default("cleanup.refresh_token_retention_secs", 7 * 86_400)?
         .set_default("proxy.connect_timeout_ms", 2000)?
         .set_default("proxy.read_timeout_ms", 30_000)?
         .set_default("proxy.pool_idle_per_host", 64)?
@@ -192,6 +258,12 @@ impl Validate for GatewayConfig {
                 "iterations and parallelism must be > 0",
             ));
         }
+        if a.revocation_sync_ms == 0 {
+            return Err(ConfigError::invalid(
+                "auth.revocation_sync_ms",
+                "must be greater than 0",
+            ));
+        }
         if a.password_min_len < 8 {
             return Err(ConfigError::invalid(
                 "auth.password_min_len",
@@ -209,6 +281,37 @@ impl Validate for GatewayConfig {
             return Err(ConfigError::invalid(
                 "throttle.window_secs",
                 "window and lockout must be positive",
+            ));
+        }
+        if t.register_max_per_address < 1 || t.register_max_per_account < 1 {
+            return Err(ConfigError::invalid(
+                "throttle.register_max_per_address",
+                "registration limits must be at least 1",
+            ));
+        }
+        if t.register_window_secs < 1 {
+            return Err(ConfigError::invalid(
+                "throttle.register_window_secs",
+                "must be positive",
+            ));
+        }
+        parse_proxies(&t.trusted_proxies)
+            .map_err(|m| ConfigError::invalid("throttle.trusted_proxies", m))?;
+        let r = &self.rate_limit;
+        for (key, v) in [
+            ("rate_limit.per_user_per_sec", r.per_user_per_sec),
+            ("rate_limit.per_user_burst", r.per_user_burst),
+            ("rate_limit.per_address_per_sec", r.per_address_per_sec),
+            ("rate_limit.per_address_burst", r.per_address_burst),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::invalid(key, "must be at least 1"));
+            }
+        }
+        if self.cleanup.interval_ms == 0 || self.cleanup.batch_size < 1 {
+            return Err(ConfigError::invalid(
+                "cleanup.interval_ms",
+                "interval and batch size must be positive",
             ));
         }
         if self.proxy.connect_timeout_ms == 0 || self.proxy.read_timeout_ms == 0 {

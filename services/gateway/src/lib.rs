@@ -6,6 +6,8 @@ pub mod config;
 pub mod passwords;
 pub mod path;
 pub mod proxy;
+pub mod ratelimit;
+pub mod revocations;
 pub mod state;
 pub mod throttle;
 pub mod tokens;
@@ -20,8 +22,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 
-pub const MIGRATIONS: &[Migration] =
-    platform::migrations!("../../../migrations/gateway", 1 => "0001_accounts");
+pub const MIGRATIONS: &[Migration] = platform::migrations!("../../../migrations/gateway", 1 => "0001_accounts", 2 => "0002_revocations");
 
 #[derive(OpenApi)]
 #[openapi(
@@ -71,15 +72,64 @@ pub fn build_state(runtime: &Runtime, cfg: GatewayConfig) -> anyhow::Result<Gate
         .pool_max_idle_per_host(cfg.proxy.pool_idle_per_host)
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
+    let hasher = passwords::Hasher::new(&cfg.auth)?;
+    runtime.metrics.register(
+        "password_verifications",
+        "password checks performed (logins, password changes)",
+        hasher.verifications.clone(),
+    );
     Ok(GatewayState {
         pool: runtime.pool.clone(),
-        hasher: passwords::Hasher::new(&cfg.auth)?,
+        hasher,
         access: tokens::AccessTokens::new(&cfg.auth),
         internal_auth: runtime.internal_auth.clone(),
         outbox: runtime.outbox.clone(),
         http,
+        bus: Some(runtime.bus.clone()),
+        revocations: Default::default(),
+        proxies: cfg.throttle.proxies(),
+        limits: ratelimit::Limits::new(&cfg.rate_limit),
         cfg,
     })
+}
+
+/// The gateway's clean-up: expired refresh tokens, stale throttle rows and
+/// revocations that no longer cover a live token.
+fn cleaner(runtime: &Runtime, cfg: &config::CleanupConfig) -> platform::cleanup::Cleaner {
+    use platform::cleanup::Target;
+    let retention =
+        Duration::from_secs(u64::try_from(cfg.refresh_token_retention_secs).unwrap_or(0));
+    platform::cleanup::Cleaner::new(
+        runtime.pool.clone(),
+        vec![
+            Target {
+                table: "refresh_tokens",
+                sql: "DELETE FROM refresh_tokens WHERE id IN (
+                        SELECT id FROM refresh_tokens WHERE expires_at < $1
+                        ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                retention,
+            },
+            Target {
+                table: "login_throttle",
+                sql: "DELETE FROM login_throttle WHERE key IN (
+                        SELECT key FROM login_throttle
+                        WHERE window_start < $1 AND (locked_until IS NULL OR locked_until < now())
+                        ORDER BY window_start LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                // Longer than any window: a row past it counts nothing any more.
+                retention: Duration::from_secs(86_400),
+            },
+            Target {
+                table: "access_revocations",
+                sql: "DELETE FROM access_revocations WHERE id IN (
+                        SELECT id FROM access_revocations WHERE expires_at < $1
+                        ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                retention: Duration::ZERO,
+            },
+        ],
+        cfg.batch_size,
+        Duration::from_millis(cfg.interval_ms),
+        &runtime.metrics,
+    )
 }
 
 /// The gateway's routes; everything else under `/api/` is proxied.
@@ -109,8 +159,19 @@ pub struct Application(platform::runtime::Service);
 impl Application {
     /// Binds the listener (port 0 picks one), starts the runtime and the server.
     pub async fn build(base: BaseConfig, cfg: GatewayConfig) -> anyhow::Result<Application> {
-        let runtime = Runtime::start(base).await?;
+        let mut runtime = Runtime::start(base).await?;
         let state = web::Data::new(build_state(&runtime, cfg)?);
+        let cleaner = cleaner(&runtime, &state.cfg.cleanup);
+        runtime.spawn(move |token| cleaner.run(token));
+        let limits = state.limits.clone();
+        runtime.spawn(move |token| limits.housekeeping(token));
+        let (revocations, pool, bus) = (
+            state.revocations.clone(),
+            runtime.pool.clone(),
+            runtime.bus.clone(),
+        );
+        let every = Duration::from_millis(state.cfg.auth.revocation_sync_ms);
+        runtime.spawn(move |token| revocations::sync_loop(revocations, pool, bus, every, token));
         let http = runtime.serve_http(ApiDoc::openapi().to_json()?, routes(state))?;
         // No request/reply endpoints yet; registering makes every instance discoverable.
         let rpc = runtime.rpc_server(http.port).await?;
@@ -173,6 +234,10 @@ pub async fn create_admin(
         )?,
         outbox: Default::default(),
         http: platform::http_client::client(),
+        bus: None,
+        revocations: Default::default(),
+        proxies: cfg.throttle.proxies(),
+        limits: ratelimit::Limits::new(&cfg.rate_limit),
         cfg,
     };
     let email_n =

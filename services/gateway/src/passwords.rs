@@ -106,6 +106,8 @@ pub struct Hasher {
     params: Params,
     min_len: usize,
     permits: Arc<Semaphore>,
+    /// Password checks performed (logins, password changes).
+    pub verifications: prometheus_client::metrics::counter::Counter,
 }
 
 impl Hasher {
@@ -124,6 +126,7 @@ impl Hasher {
             params,
             min_len: cfg.password_min_len,
             permits: Arc::new(Semaphore::new(workers * 2)),
+            verifications: Default::default(),
         })
     }
 
@@ -187,6 +190,7 @@ impl Hasher {
     /// whether an email is registered.
     pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, AppError> {
         let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
+        self.verifications.inc();
         let argon2 = self.argon2();
         let dummy = hash.is_none();
         let hash = match hash {
@@ -232,6 +236,7 @@ mod tests {
             argon2_iterations: 1,
             argon2_parallelism: 1,
             password_min_len: 10,
+            revocation_sync_ms: 5000,
         })
         .unwrap()
     }

@@ -114,6 +114,10 @@ pub async fn forward(
     let route =
         match_route(&state.cfg.routes, &path).ok_or_else(|| AppError::not_found("route"))?;
     let principal = authorize(&req, &state, route.access)?;
+    let client_addr = client_address(&req, &state.proxies);
+    state
+        .limits
+        .check(&client_addr, principal.as_ref().map(|p| p.user_id))?;
     let base = state.cfg.upstreams.get(&route.upstream).ok_or_else(|| {
         AppError::internal(anyhow::anyhow!(
             "route names unknown upstream {}",
@@ -162,7 +166,6 @@ pub async fn forward(
             }
         }
     }
-    let client_addr = client_address(&req, state.cfg.throttle.trust_forwarded_for);
     if let Ok(v) = reqwest::header::HeaderValue::from_str(&client_addr) {
         headers.insert("x-forwarded-for", v);
     }

@@ -14,4 +14,11 @@ pub struct GatewayState {
     pub internal_auth: InternalAuth,
     pub outbox: OutboxSignal,
     pub http: reqwest::Client,
+    /// NATS (absent in one-off commands such as `create-admin`).
+    pub bus: Option<platform::nats::Bus>,
+    /// Access tokens revoked before their expiry.
+    pub revocations: crate::revocations::Revocations,
+    /// `throttle.trusted_proxies`, parsed.
+    pub proxies: Vec<ipnet::IpNet>,
+    pub limits: crate::ratelimit::Limits,
 }

@@ -21,6 +21,20 @@ pub struct AccessClaims {
     pub exp: i64,
     pub aud: String,
     pub iss: String,
+    /// Token id (UUIDv7: it also records the issue time to the
+    /// millisecond), so one token can be revoked.
+    #[serde(default)]
+    pub jti: Option<uuid::Uuid>,
+}
+
+/// A verified access token.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    pub principal: Principal,
+    pub jti: Option<uuid::Uuid>,
+    /// Issue time in Unix milliseconds.
+    pub issued_ms: i64,
+    pub exp: i64,
 }
 
 impl Claims for AccessClaims {
@@ -68,19 +82,32 @@ impl AccessTokens {
                 exp: now + self.ttl_secs,
                 aud: AUDIENCE.into(),
                 iss: ISSUER.into(),
+                jti: Some(uuid::Uuid::now_v7()),
             })
             .map_err(AppError::internal)
     }
 
-    pub fn verify(&self, token: &str) -> Result<Principal, AppError> {
+    pub fn verify(&self, token: &str) -> Result<Verified, AppError> {
         let now = chrono::Utc::now().timestamp();
         match self
             .keys
             .verify::<AccessClaims>(token, AUDIENCE, ISSUER, now)
         {
-            Ok(c) => Ok(Principal {
-                user_id: c.sub,
-                roles: c.roles,
+            Ok(c) => Ok(Verified {
+                issued_ms: c
+                    .jti
+                    .and_then(|j| j.get_timestamp())
+                    .map(|t| {
+                        let (s, n) = t.to_unix();
+                        i64::try_from(s).unwrap_or(i64::MAX) * 1000 + i64::from(n / 1_000_000)
+                    })
+                    .unwrap_or(c.iat.saturating_mul(1000)),
+                jti: c.jti,
+                exp: c.exp,
+                principal: Principal {
+                    user_id: c.sub,
+                    roles: c.roles,
+                },
             }),
             Err(JwtError::Expired) => Err(AppError::new(
                 ErrorCode::TokenExpired,

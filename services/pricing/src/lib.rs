@@ -191,11 +191,7 @@ impl Application {
             let st = usage_state.clone();
             async move { usage::handle(&st, d).await }
         });
-        let cleaner = cleanup::Cleaner::new(
-            runtime.pool.clone(),
-            state.cfg.cleanup.clone(),
-            &runtime.metrics,
-        );
+        let cleaner = cleanup::cleaner(runtime.pool.clone(), &state.cfg.cleanup, &runtime.metrics);
         runtime.spawn(move |token| cleaner.run(token));
         let sweep_state = state;
         runtime.spawn(move |token| ledger::sweeper(sweep_state, token));

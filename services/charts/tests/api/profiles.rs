@@ -1,6 +1,6 @@
 use crate::helpers::*;
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn profiles_crud_with_ownership() {
@@ -165,4 +165,49 @@ async fn profiles_crud_with_ownership() {
         .await
         .unwrap();
     assert_eq!(l["profiles"].as_array().unwrap().len(), 1);
+}
+
+/// Issue 8.8: profile lists come a page at a time; a bad page size is refused.
+#[tokio::test]
+async fn profile_lists_are_paginated() {
+    let app = spawn_app().await;
+    let alice = app.user();
+    for i in 0..5 {
+        let r = app
+            .post(
+                "/api/v1/profiles",
+                Some(&alice),
+                &json!({"name": format!("P{i}"), "birth": {"date": "1990-05-01", "time": "06:30", "place_id": CHENNAI}}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+    }
+    let mut names = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/profiles?limit=2&cursor={c}"),
+            None => "/api/v1/profiles?limit=2".to_owned(),
+        };
+        let page: Value = app.get(&path, Some(&alice)).await.json().await.unwrap();
+        pages += 1;
+        for p in page["profiles"].as_array().unwrap() {
+            names.push(p["name"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(names, vec!["P0", "P1", "P2", "P3", "P4"]);
+    for bad in ["limit=0", "limit=101", "cursor=not-a-cursor"] {
+        let (status, e) = error(
+            app.get(&format!("/api/v1/profiles?{bad}"), Some(&alice))
+                .await,
+        )
+        .await;
+        assert_eq!(status, 422, "{bad}: {e}");
+    }
 }

@@ -5,6 +5,7 @@
 mod accounts;
 mod errors;
 mod faults;
+mod hardening;
 mod helpers;
 mod outbox;
 mod proxy;

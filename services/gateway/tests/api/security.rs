@@ -23,6 +23,7 @@ fn forge(
             exp: now + exp_offset,
             aud: AUDIENCE.into(),
             iss: ISSUER.into(),
+            jti: None,
         })
         .unwrap()
 }

@@ -84,7 +84,7 @@ async fn old_quotes_stripe_events_and_processed_events_are_deleted_in_batches() 
         let line = metrics
             .lines()
             .find(|l| {
-                l.starts_with("jyotiflow_pricing_cleanup_deleted_rows_total")
+                l.starts_with("jyotiflow_cleanup_deleted_rows_total")
                     && l.contains(&format!("table=\"{table}\""))
             })
             .unwrap_or_else(|| panic!("no clean-up metric for {table}:\n{metrics}"));
