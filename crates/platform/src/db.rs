@@ -219,6 +219,31 @@ impl DbError {
             )
             .with_cause(self);
         }
+        // Input the edge should have refused but did not: still the
+        // client's input, never a 500 (the cause is logged).
+        if let Some(state) = self.sql_state() {
+            let code = state.code();
+            if code.starts_with("22") {
+                return AppError::new(
+                    ErrorCode::ValidationFailed,
+                    "a value is out of range or not valid here",
+                )
+                .with_cause(self);
+            }
+            if *state == SqlState::UNIQUE_VIOLATION {
+                return AppError::new(ErrorCode::Conflict, "this already exists").with_cause(self);
+            }
+            if *state == SqlState::CHECK_VIOLATION
+                || *state == SqlState::FOREIGN_KEY_VIOLATION
+                || *state == SqlState::NOT_NULL_VIOLATION
+            {
+                return AppError::new(
+                    ErrorCode::ValidationFailed,
+                    "the request breaks a rule of the data",
+                )
+                .with_cause(self);
+            }
+        }
         AppError::internal(self)
     }
 }

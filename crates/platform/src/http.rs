@@ -235,6 +235,20 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
+        let text = inner.to_string();
+        // A value of the right type that breaks a rule (platform::input): 422.
+        if let Some(rest) = text
+            .split_once(crate::input::VALIDATION_MARK)
+            .map(|(_, r)| r)
+        {
+            let message = rest.split(" at line ").next().unwrap_or(rest).to_owned();
+            let field = if path != "." && !path.is_empty() {
+                path
+            } else {
+                "body".to_owned()
+            };
+            return AppError::validation(&field, message);
+        }
         let mut err = AppError::new(
             ErrorCode::MalformedJson,
             format!("malformed JSON body: {inner}"),

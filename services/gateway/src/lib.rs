@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod config;
+pub mod openapi;
 pub mod passwords;
 pub mod path;
 pub mod proxy;
@@ -148,6 +149,10 @@ pub fn routes(
             .service(
                 web::resource("/api/v1/me/password")
                     .route(web::post().to(accounts::change_password)),
+            )
+            .app_data(web::Data::new(openapi::Merged::default()))
+            .service(
+                web::resource("/api/openapi.json").route(web::get().to(openapi::public_document)),
             )
             .service(web::resource("/api/{tail:.*}").to(proxy::forward));
     }

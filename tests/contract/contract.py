@@ -1,0 +1,346 @@
+#!/usr/bin/env python3
+"""API contract run: Schemathesis against every service, through the gateway.
+
+Starts the platform's services as real processes (debug binaries from
+target/debug unless CONTRACT_BIN_DIR says otherwise) on a fresh database and
+a private nats-server, signs up a user and an admin, then for each service
+runs Schemathesis on the gateway's merged public document
+(`/api/openapi.json`, operations tagged by service) with the user's and the
+admin's token:
+
+  * positive mode with not_a_server_error, status_code_conformance,
+    content_type_conformance and response_schema_conformance;
+  * negative mode with negative_data_rejection and not_a_server_error,
+    after which nothing in the database may have changed (rejected requests
+    write nothing; only the login throttle counts attempts, by design).
+
+Then the ledger invariants are checked. A fixed seed and a bounded number of
+examples keep the run reproducible and short. Exit status 1 on any finding.
+
+  python3 tests/contract/contract.py [--examples N] [--seed S] [--services a,b]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+# The gateway last: its fuzzed logout revokes the token it is called with.
+SERVICES = ["charts", "pricing", "gateway"]
+PORTS = {"charts": 0, "pricing": 0, "gateway": 0}
+PASSWORD = "a contract lotus 108"
+WEBHOOK_SECRET = "whsec_contract_run_secret"
+
+
+def log(msg):
+    print(f"[contract] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def psql(url, sql):
+    out = subprocess.run(
+        ["psql", url, "-AtqX", "-v", "ON_ERROR_STOP=1", "-c", sql],
+        check=True, capture_output=True, text=True,
+    )
+    return out.stdout.strip()
+
+
+def with_db(url, db):
+    head, _, _ = url.rpartition("/")
+    return f"{head}/{db}"
+
+
+def http(method, url, body=None, token=None, headers=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    if body is not None:
+        req.add_header("content-type", "application/json")
+    if token:
+        req.add_header("authorization", f"Bearer {token}")
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def wait_ready(port, proc, name, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{name} exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except Exception:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{name} did not become ready")
+
+
+class Platform:
+    def __init__(self, bin_dir, workdir):
+        self.bin_dir = bin_dir
+        self.workdir = workdir
+        self.db = f"contract_{uuid.uuid4().hex[:12]}"
+        self.db_url = with_db(ADMIN_URL, self.db)
+        self.procs = {}
+        self.nats = None
+
+    def env(self, service):
+        env = dict(os.environ)
+        env.update({
+            "JYOTIFLOW__ENV": "test",
+            "JYOTIFLOW__DATABASE__URL": self.db_url,
+            "JYOTIFLOW__NATS__URL": f"nats://127.0.0.1:{self.nats_port}",
+            "JYOTIFLOW__HTTP__PORT": str(PORTS[service]),
+            "JYOTIFLOW__TELEMETRY__LOG_LEVEL": "warn",
+            "JYOTIFLOW__HTTP__WORKERS": "2",
+        })
+        if service == "gateway":
+            env.update({
+                "JYOTIFLOW__HTTP__METRICS_ADDRESS": "127.0.0.1:0",
+                "JYOTIFLOW__UPSTREAMS__CHARTS": f"http://127.0.0.1:{PORTS['charts']}",
+                "JYOTIFLOW__UPSTREAMS__PRICING": f"http://127.0.0.1:{PORTS['pricing']}",
+                # The fuzzer is one client sending thousands of requests.
+                "JYOTIFLOW__RATE_LIMIT__ENABLED": "false",
+                "JYOTIFLOW__AUTH__ARGON2_MEMORY_KIB": "8192",
+                "JYOTIFLOW__AUTH__ARGON2_ITERATIONS": "1",
+            })
+        if service == "pricing":
+            env.update({
+                "JYOTIFLOW__STRIPE__WEBHOOK_SECRET": WEBHOOK_SECRET,
+                "JYOTIFLOW__STRIPE__SECRET_KEY": "sk_test_contract",
+                # Nothing listens there: checkout answers 502 provider_error.
+                "JYOTIFLOW__STRIPE__API_BASE": "http://127.0.0.1:9",
+            })
+        return env
+
+    def start(self):
+        psql(ADMIN_URL, f'CREATE DATABASE "{self.db}"')
+        self.nats_port = free_port()
+        nats_bin = os.environ.get("NATS_SERVER_BIN") or shutil.which("nats-server") or "/usr/sbin/nats-server"
+        self.nats = subprocess.Popen(
+            [nats_bin, "-a", "127.0.0.1", "-p", str(self.nats_port), "-js", "-sd", os.path.join(self.workdir, "nats")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for s in SERVICES:
+            PORTS[s] = free_port()
+        for s in ["charts", "pricing", "gateway"]:
+            exe = os.path.join(self.bin_dir, s)
+            subprocess.run([exe, "migrate"], env=self.env(s), check=True, capture_output=True)
+            logf = open(os.path.join(self.workdir, f"{s}.log"), "w")
+            self.procs[s] = subprocess.Popen([exe, "serve"], env=self.env(s), stdout=logf, stderr=logf)
+        for s in ["charts", "pricing", "gateway"]:
+            wait_ready(PORTS[s], self.procs[s], s)
+
+    def stop(self):
+        for p in self.procs.values():
+            p.send_signal(signal.SIGTERM)
+        for p in self.procs.values():
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if self.nats:
+            self.nats.kill()
+        try:
+            psql(ADMIN_URL, f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)')
+        except subprocess.CalledProcessError:
+            pass
+
+    @property
+    def gw(self):
+        return f"http://127.0.0.1:{PORTS['gateway']}"
+
+    def login(self, email):
+        st, body = http("POST", f"{self.gw}/api/v1/auth/login", {"email": email, "password": PASSWORD})
+        assert st == 200, (st, body)
+        return body["access_token"]
+
+    def users(self):
+        """A funded user and an admin, both signed in through the gateway."""
+        st, body = http("POST", f"{self.gw}/api/v1/auth/register",
+                        {"email": "fuzz-user@example.com", "password": PASSWORD, "display_name": "Fuzz"})
+        assert st == 201, (st, body)
+        user = body["access_token"]
+        subprocess.run(
+            [os.path.join(self.bin_dir, "gateway"), "create-admin", "--email", "fuzz-admin@example.com"],
+            input=PASSWORD, text=True, env=self.env("gateway"), check=True, capture_output=True,
+        )
+        st, body = http("POST", f"{self.gw}/api/v1/auth/login",
+                        {"email": "fuzz-admin@example.com", "password": PASSWORD})
+        assert st == 200, (st, body)
+        admin = body["access_token"]
+        st, me = http("GET", f"{self.gw}/api/v1/me", token=user)
+        st, _ = http("POST", f"{self.gw}/api/v1/admin/pricing/adjustments",
+                     {"user_id": me["id"], "amount": 100000, "reason": "contract run funding"},
+                     token=admin, headers={"idempotency-key": "contract-funding"})
+        assert st == 200, st
+        return user, admin
+
+    def fingerprint(self):
+        """Row counts and sums of every table, except the login throttle
+        (it counts attempts by design) and the rows schemathesis' own
+        accepted requests cannot have written in negative mode."""
+        tables = psql(self.db_url, """
+            SELECT string_agg(format('%I.%I', table_schema, table_name), ',' ORDER BY 1)
+            FROM information_schema.tables
+            WHERE table_schema IN ('gateway','charts','pricing') AND table_type = 'BASE TABLE'
+              AND table_name NOT IN ('login_throttle', 'refinery_schema_history', 'schema_migrations')""")
+        out = {}
+        for t in tables.split(","):
+            if t:
+                out[t] = psql(self.db_url, f"SELECT count(*) FROM {t}")
+        return out
+
+    def ledger_problems(self):
+        return psql(self.db_url, """
+            SELECT
+              (SELECT count(*) FROM pricing.accounts a WHERE a.user_id IS NOT NULL AND a.balance <>
+                 COALESCE((SELECT sum(amount) FROM pricing.entries e WHERE e.account_id = a.id), 0))
+            + (SELECT count(*) FROM (SELECT transaction_id FROM pricing.entries GROUP BY 1 HAVING sum(amount) <> 0) x)
+            + (SELECT count(*) FROM pricing.accounts WHERE kind IN ('wallet','held') AND balance < 0)""")
+
+
+def run_schemathesis(args, platform, service, token, mode, report):
+    checks = {
+        "positive": "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+        "negative": "not_a_server_error,negative_data_rejection,status_code_conformance,content_type_conformance",
+    }[mode]
+    cmd = [
+        "schemathesis", "run", f"{platform.gw}/api/openapi.json",
+        "--url", platform.gw,
+        "--include-tag", service,
+        "--checks", checks,
+        "--mode", mode,
+        "--max-examples", str(args.examples),
+        "--seed", str(args.seed),
+        "--phases", "examples,coverage,fuzzing",
+        "--workers", "2",
+        "--request-timeout", "30",
+        "--generation-database", "none",
+        "--suppress-health-check", "all",
+        "--no-color",
+        "--report", "ndjson",
+        "--report-ndjson-path", report,
+        "-H", f"Authorization: Bearer {token}",
+    ]
+    t = time.time()
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    return out, time.time() - t
+
+
+def summarize(report):
+    """(operations, requests, findings) from an ndjson event report."""
+    ops, requests, findings = set(), 0, set()
+    try:
+        lines = open(report).read().splitlines()
+    except OSError:
+        return 0, 0, ["no report"]
+    for line in lines:
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        for kind, data in ev.items():
+            if not isinstance(data, dict):
+                continue
+            if kind == "NonFatalError":
+                v = data.get("value") or {}
+                findings.add(f"{data.get('label')}: {v.get('type')}: {v.get('message')}")
+            if kind != "ScenarioFinished":
+                continue
+            rec = data.get("recorder") or {}
+            label = rec.get("label")
+            interactions = rec.get("interactions") or {}
+            if label and interactions:
+                ops.add(label)
+            requests += len(interactions)
+            for checks in (rec.get("checks") or {}).values():
+                for c in checks:
+                    if c.get("status") == "failure":
+                        f = (c.get("failure_info") or {}).get("failure") or {}
+                        msg = (f.get("message") or "").replace("\n", " | ")[:300]
+                        findings.add(f"{label}: {c.get('name')}: {f.get('title')}: {msg}")
+    return len(ops), requests, sorted(findings)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--examples", type=int, default=int(os.environ.get("CONTRACT_EXAMPLES", "25")))
+    ap.add_argument("--seed", type=int, default=108)
+    ap.add_argument("--services", default=",".join(SERVICES))
+    ap.add_argument("--bin-dir", default=os.environ.get("CONTRACT_BIN_DIR", os.path.join(ROOT, "target", "debug")))
+    ap.add_argument("--keep", action="store_true", help="keep logs and reports")
+    args = ap.parse_args()
+    if not shutil.which("schemathesis"):
+        raise SystemExit("schemathesis is not installed (python3 -m pip install schemathesis)")
+    workdir = tempfile.mkdtemp(prefix="jf-contract-")
+    platform = Platform(args.bin_dir, workdir)
+    failed = False
+    try:
+        platform.start()
+        user, admin = platform.users()
+        st, doc = http("GET", f"{platform.gw}/api/openapi.json")
+        if st != 200:
+            raise SystemExit(f"the gateway serves no merged document ({st})")
+        rows = []
+        for service in args.services.split(","):
+            for who, email in (("user", "fuzz-user@example.com"), ("admin", "fuzz-admin@example.com")):
+                for mode in ("positive", "negative"):
+                    # A fresh token each run (a fuzzed logout revokes the one it carries).
+                    token = platform.login(email)
+                    before = platform.fingerprint() if mode == "negative" else None
+                    report = os.path.join(workdir, f"{service}-{who}-{mode}.ndjson")
+                    out, secs = run_schemathesis(args, platform, service, token, mode, report)
+                    ops, reqs, findings = summarize(report)
+                    if mode == "negative":
+                        after = platform.fingerprint()
+                        changed = {t: (before[t], after.get(t)) for t in before if before[t] != after.get(t)}
+                        if changed:
+                            findings.append(f"rejected requests wrote rows: {changed}")
+                    if out.returncode not in (0,) and not findings:
+                        findings.append(f"schemathesis exited {out.returncode}: {out.stdout[-2000:]}{out.stderr[-2000:]}")
+                    rows.append((service, who, mode, ops, reqs, len(findings), secs))
+                    for f in findings:
+                        log(f"FINDING {service}/{who}/{mode}: {f}")
+                    failed |= bool(findings)
+        problems = platform.ledger_problems()
+        if problems != "0":
+            log(f"FINDING ledger invariants broken in {problems} places")
+            failed = True
+        print(f"{'service':<10} {'token':<6} {'mode':<9} {'operations':>10} {'requests':>9} {'findings':>9} {'seconds':>8}")
+        for r in rows:
+            print(f"{r[0]:<10} {r[1]:<6} {r[2]:<9} {r[3]:>10} {r[4]:>9} {r[5]:>9} {r[6]:>8.1f}")
+        print(f"ledger invariants: {'ok' if problems == '0' else 'BROKEN'}; seed {args.seed}, {args.examples} examples per operation")
+    finally:
+        platform.stop()
+        if args.keep or failed:
+            log(f"logs and reports kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
