@@ -304,6 +304,23 @@ impl Bus {
             })
     }
 
+    /// Subscribes to `subject` (in this deployment's namespace) and waits,
+    /// at most 2 s, until the server has the subscription: a subscription
+    /// made while the client is still connecting is otherwise not in place
+    /// when the first messages are published.
+    pub async fn subscribe(&self, subject: &str) -> Result<async_nats::Subscriber, AppError> {
+        let sub = self
+            .client
+            .subscribe(self.subject(subject))
+            .await
+            .map_err(|e| {
+                AppError::new(ErrorCode::MessagingUnavailable, "messaging is unavailable")
+                    .with_cause(e)
+            })?;
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.client.flush()).await;
+        Ok(sub)
+    }
+
     /// The sender of a broadcast, if it is one of `allowed`.
     pub fn verify_broadcast(&self, msg: &Message, allowed: &[&str]) -> Result<String, AppError> {
         let caller = self

@@ -216,7 +216,7 @@ async fn purge_listener(
     loop {
         let sub = tokio::select! {
             _ = token.cancelled() => return,
-            s = bus.client.subscribe(bus.subject(PURGED_SUBJECT)) => s,
+            s = bus.subscribe(PURGED_SUBJECT) => s,
         };
         match sub {
             Ok(mut sub) => loop {

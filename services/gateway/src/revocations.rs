@@ -155,7 +155,7 @@ pub async fn sync_loop(
     let mut tick = tokio::time::interval(every);
     loop {
         if sub.is_none() {
-            sub = bus.client.subscribe(bus.subject(SUBJECT)).await.ok();
+            sub = bus.subscribe(SUBJECT).await.ok();
         }
         let next = async {
             match sub.as_mut() {
