@@ -12,6 +12,14 @@ default:
 # test; the tests set it themselves, and so does this recipe.
 test *args:
     JYOTIFLOW__ENV=test cargo test --workspace --no-fail-fast {{args}}
+    just contract
+
+# The API contract: Schemathesis against every service through the gateway
+# (tests/contract/contract.py; a fixed seed and a bounded number of examples).
+contract *args:
+    python3 -c 'import schemathesis' 2>/dev/null || python3 -m pip install -q 'schemathesis==4.32.5'
+    cargo build --workspace --bins
+    python3 tests/contract/contract.py {{args}}
 
 # Formatting and lints exactly as CI checks them.
 lint:

@@ -9,6 +9,7 @@ use common::{subjects, ErrorCode, EventEnvelope, Principal, Role, TokenFamilyId,
 use deadpool_postgres::GenericClient;
 use platform::db::{conn, q, DbError};
 use platform::http::Json;
+use platform::input::Line;
 use platform::nats::CallContext;
 use platform::AppError;
 use serde::{Deserialize, Serialize};
@@ -16,26 +17,36 @@ use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
-    pub email: String,
-    pub password: String,
-    pub display_name: String,
+    #[schema(value_type = String, max_length = 254, format = "email")]
+    pub email: Line<254>,
+    /// 10 to 128 characters, not a common password, not the email.
+    #[schema(value_type = String, min_length = 10, max_length = 128)]
+    pub password: Line<128>,
+    #[schema(value_type = String, min_length = 1, max_length = 80)]
+    pub display_name: Line<80>,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
-    pub email: String,
-    pub password: String,
+    #[schema(value_type = String, max_length = 254)]
+    pub email: Line<254>,
+    #[schema(value_type = String, max_length = 1024)]
+    pub password: Line<1024>,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
-    pub refresh_token: String,
+    #[schema(value_type = String, max_length = 256)]
+    pub refresh_token: Line<256>,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
-    pub current_password: String,
-    pub new_password: String,
+    #[schema(value_type = String, max_length = 1024)]
+    pub current_password: Line<1024>,
+    /// 10 to 128 characters, not a common password, not the email.
+    #[schema(value_type = String, min_length = 10, max_length = 128)]
+    pub new_password: Line<128>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
@@ -229,7 +240,7 @@ pub async fn create_user(
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/register", request_body = RegisterRequest,
-    responses((status = 201, body = AuthResponse), (status = 409, description = "email_taken"), (status = 422, description = "validation_failed"), (status = 429, description = "too_many_requests")))]
+    responses((status = 201, body = AuthResponse), (status = 400, body = common::ErrorBody, description = "malformed_json"), (status = 409, body = common::ErrorBody, description = "email_taken"), (status = 413, body = common::ErrorBody, description = "payload_too_large"), (status = 415, body = common::ErrorBody, description = "unsupported_media_type"), (status = 422, body = common::ErrorBody, description = "validation_failed, naming the field"), (status = 429, body = common::ErrorBody, description = "too_many_requests")))]
 pub async fn register(
     req: HttpRequest,
     state: web::Data<GatewayState>,
@@ -262,8 +273,14 @@ pub async fn register(
         )
         .await?;
     }
-    let (user, refresh) =
-        create_user(&state, &b.email, b.password, &b.display_name, &[Role::User]).await?;
+    let (user, refresh) = create_user(
+        &state,
+        &b.email,
+        b.password.into_inner(),
+        &b.display_name,
+        &[Role::User],
+    )
+    .await?;
     Ok(HttpResponse::Created().json(auth_response(&state, user, refresh)?))
 }
 
@@ -300,7 +317,7 @@ pub fn client_address(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> String {
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/login", request_body = LoginRequest,
-    responses((status = 200, body = AuthResponse), (status = 401, description = "invalid_credentials"), (status = 429, description = "too_many_requests")))]
+    responses((status = 200, body = AuthResponse), (status = 400, body = common::ErrorBody, description = "malformed_json"), (status = 401, body = common::ErrorBody, description = "invalid_credentials"), (status = 413, body = common::ErrorBody, description = "payload_too_large"), (status = 415, body = common::ErrorBody, description = "unsupported_media_type"), (status = 422, body = common::ErrorBody, description = "validation_failed, naming the field"), (status = 429, body = common::ErrorBody, description = "too_many_requests")))]
 pub async fn login(
     req: HttpRequest,
     state: web::Data<GatewayState>,
@@ -352,7 +369,7 @@ pub async fn login(
     };
     let hash = row.as_ref().map(|r| r.get::<_, String>("password_hash"));
     let ok = b.password.chars().count() <= crate::passwords::MAX_LEN
-        && state.hasher.verify(b.password, hash).await?;
+        && state.hasher.verify(b.password.into_inner(), hash).await?;
     let Some(row) = row.filter(|_| ok) else {
         return Err(invalid());
     };
@@ -365,7 +382,7 @@ pub async fn login(
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/refresh", request_body = RefreshRequest,
-    responses((status = 200, body = AuthResponse), (status = 401, description = "invalid_token, token_expired or refresh_token_reused")))]
+    responses((status = 200, body = AuthResponse), (status = 400, body = common::ErrorBody, description = "malformed_json"), (status = 401, body = common::ErrorBody, description = "invalid_token, token_expired or refresh_token_reused"), (status = 413, body = common::ErrorBody, description = "payload_too_large"), (status = 415, body = common::ErrorBody, description = "unsupported_media_type"), (status = 422, body = common::ErrorBody, description = "validation_failed, naming the field")))]
 pub async fn refresh(
     state: web::Data<GatewayState>,
     body: Json<RefreshRequest>,
@@ -436,7 +453,8 @@ pub async fn refresh(
     Ok(HttpResponse::Ok().json(auth_response(&state, user, new_refresh)?))
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/logout", request_body = RefreshRequest, responses((status = 204)))]
+#[utoipa::path(post, path = "/api/v1/auth/logout", request_body = RefreshRequest,
+    responses((status = 204, description = "signed out (also when the token was not valid)"), (status = 400, body = common::ErrorBody, description = "malformed_json"), (status = 401, body = common::ErrorBody, description = "malformed Authorization header"), (status = 413, body = common::ErrorBody, description = "payload_too_large"), (status = 415, body = common::ErrorBody, description = "unsupported_media_type"), (status = 422, body = common::ErrorBody, description = "validation_failed, naming the field")))]
 pub async fn logout(
     req: HttpRequest,
     state: web::Data<GatewayState>,
@@ -520,7 +538,7 @@ pub fn require_user(req: &HttpRequest, state: &GatewayState) -> Result<Principal
     bearer_principal(req, state)?.ok_or_else(|| AppError::unauthorized("authentication required"))
 }
 
-#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = User), (status = 401)),
+#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = User), (status = 401, body = common::ErrorBody, description = "unauthorized, invalid_token or token_expired")),
     security(("bearer" = [])))]
 pub async fn me(
     req: HttpRequest,
@@ -540,7 +558,7 @@ pub async fn me(
 }
 
 #[utoipa::path(post, path = "/api/v1/me/password", request_body = ChangePasswordRequest,
-    responses((status = 204), (status = 401), (status = 422), (status = 429, description = "too_many_requests")), security(("bearer" = [])))]
+    responses((status = 204, description = "changed; every session signs in again"), (status = 400, body = common::ErrorBody, description = "malformed_json"), (status = 401, body = common::ErrorBody, description = "unauthorized, invalid_token or invalid_credentials (current_password)"), (status = 413, body = common::ErrorBody, description = "payload_too_large"), (status = 415, body = common::ErrorBody, description = "unsupported_media_type"), (status = 422, body = common::ErrorBody, description = "validation_failed, naming the field"), (status = 429, body = common::ErrorBody, description = "too_many_requests")), security(("bearer" = [])))]
 pub async fn change_password(
     req: HttpRequest,
     state: web::Data<GatewayState>,
@@ -586,7 +604,7 @@ pub async fn change_password(
     let email: String = row.get(0);
     if !state
         .hasher
-        .verify(b.current_password, Some(row.get(1)))
+        .verify(b.current_password.into_inner(), Some(row.get(1)))
         .await?
     {
         return Err(AppError::new(
@@ -598,7 +616,7 @@ pub async fn change_password(
     state
         .hasher
         .check_policy("new_password", &b.new_password, &email)?;
-    let hash = state.hasher.hash(b.new_password).await?;
+    let hash = state.hasher.hash(b.new_password.into_inner()).await?;
     let mut client = conn(&state.pool).await?;
     throttle::clear(&client, &pwd_key).await?;
     throttle::give_back(&client, &addr_key).await?;

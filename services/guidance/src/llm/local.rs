@@ -1,0 +1,1 @@
+//! The `local` provider: SmolLM2 GGUF in process. (To be completed.)

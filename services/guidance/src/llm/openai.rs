@@ -1,0 +1,1 @@
+//! The `openai` provider: an OpenAI-compatible chat-completions client. (To be completed.)

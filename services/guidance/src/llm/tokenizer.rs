@@ -1,0 +1,1 @@
+//! SmolLM2's tokenizer from the GGUF metadata. (To be completed.)
