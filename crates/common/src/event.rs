@@ -64,3 +64,22 @@ mod tests {
         assert_eq!(e.subject(), "evt.gateway.user.registered");
     }
 }
+
+/// Payload of `evt.guidance.usage.recorded` (version 1): one answer or one
+/// generated text, for pricing's demand factor and cost reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageRecorded {
+    /// The catalog service it counts against (`text_guidance`, ...).
+    pub service_code: String,
+    pub units: i64,
+    /// Credits charged for it (0 when nothing was charged).
+    pub credits: i64,
+    /// The user charged, if any; otherwise the calling service.
+    pub user_id: Option<crate::UserId>,
+    pub caller: Option<String>,
+    /// The hold captured for it, so a consumer counts it once however it learns of it.
+    pub hold_id: Option<crate::HoldId>,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub provider: String,
+}

@@ -54,6 +54,13 @@ pub mod pricing {
     pub const EVT_PRICE_CHANGED: &str = "pricing.price.changed";
 }
 
+pub mod guidance {
+    pub const SERVICE: &str = "guidance";
+    pub const TEXT_GENERATE: &str = "guidance.text.generate";
+    pub const KNOWLEDGE_SEARCH: &str = "guidance.knowledge.search";
+    pub const EVT_USAGE_RECORDED: &str = "guidance.usage.recorded";
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

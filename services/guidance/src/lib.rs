@@ -77,6 +77,7 @@ impl Application {
             metrics: runtime.metrics.clone(),
             retriever,
             llm,
+            limiter: chat::answer::Limiter::new(cfg.answers.per_user_per_minute),
             cfg,
         });
         let llm_api_port = llm_api::start(&mut runtime, state.clone())?;

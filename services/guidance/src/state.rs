@@ -15,4 +15,6 @@ pub struct AppState {
     pub retriever: Arc<Retriever>,
     pub llm: Arc<Chain>,
     pub metrics: platform::metrics::Metrics,
+    /// Questions per user per minute.
+    pub limiter: crate::chat::answer::Limiter,
 }
