@@ -85,6 +85,19 @@ pub async fn load(state: &AppState, user: Uuid, id: Uuid) -> Result<Profile, App
     Ok(from_row(&row))
 }
 
+/// The first profile `user` saved (the oldest; usually their own birth), if any.
+pub async fn first(state: &AppState, user: Uuid) -> Result<Option<Profile>, AppError> {
+    let client = platform::db::conn(&state.pool).await?;
+    let row = client
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM profiles WHERE user_id = $1 ORDER BY id LIMIT 1"),
+            &[&user],
+        )
+        .await
+        .map_err(platform::db::q)?;
+    Ok(row.as_ref().map(from_row))
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProfile {

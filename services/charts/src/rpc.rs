@@ -15,6 +15,7 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 pub struct ChartGet {
     /// Another user than the token's (admins only); normally omitted.
+    /// Without `profile_id` and `birth`, the user's first profile is used.
     #[serde(default)]
     pub user_id: Option<Uuid>,
     #[serde(default)]
@@ -70,10 +71,18 @@ async fn chart_get(
             (b, body.options.unwrap_or(o), Some(pid))
         }
         (None, Some(b)) => (b, body.options.unwrap_or_default(), None),
-        _ => {
+        // Neither: the user's first profile (404 when they have none).
+        (None, None) => {
+            let p = crate::profiles::first(state, user)
+                .await?
+                .ok_or_else(|| AppError::not_found("profile"))?;
+            let (b, o) = p.inputs()?;
+            (b, body.options.unwrap_or(o), Some(p.id))
+        }
+        (Some(_), Some(_)) => {
             return Err(AppError::validation(
                 "birth",
-                "give exactly one of birth or profile_id",
+                "give birth or profile_id, not both",
             ))
         }
     };

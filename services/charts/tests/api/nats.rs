@@ -109,11 +109,16 @@ async fn charts_chart_get_answers_by_birth_or_profile_for_the_owner() {
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::ValidationFailed);
     assert_eq!(e.field.as_deref(), Some("birth.tz"));
-    let body = json!({});
-    let e = platform::nats::request::<_, Value>(&nats, "charts.chart.get", &ctx, &body, t)
+    // Neither birth nor profile: the user's first profile.
+    let body = json!({"format": "summary"});
+    let first: Value = platform::nats::request(&nats, "charts.chart.get", &ctx, &body, t)
+        .await
+        .unwrap();
+    assert_eq!(first["profile_id"], prof["id"]);
+    let e = platform::nats::request::<_, Value>(&nats, "charts.chart.get", &as_bob, &body, t)
         .await
         .unwrap_err();
-    assert_eq!(e.field.as_deref(), Some("birth"));
+    assert_eq!(e.code, ErrorCode::NotFound, "Bob has no profile");
 }
 
 /// Birth data is personal: no request names its user by a bare id, and only
