@@ -2,14 +2,19 @@
 //! instant, rounded coordinates, options), the cache key, and the chart
 //! computation itself (pure, run on the blocking pool).
 
+use crate::input::{
+    AyanamsaName, CivilDate, CivilTime, DisambiguationName, Divisional, HouseSystemName, Lat, Lon,
+    NodeName, PlaceId, ZodiacName, ZoneName,
+};
 use crate::places::{Gazetteer, Place};
 use astro::vedic::{self, ChartInput, Graha, Varga, YearLength};
 use astro::{Ayanamsa, ChartError, ChartOptions, Disambiguation, HouseSystem, NodeKind, Zodiac};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Timelike, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
 use platform::AppError;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 /// The version of everything that shapes a cached chart: the astro engine
 /// and this service's chart document. **Bump it whenever either changes**:
@@ -26,31 +31,59 @@ pub fn proven_range() -> (NaiveDate, NaiveDate) {
     )
 }
 
-/// Birth details as a client sends them.
+/// Birth details as a client sends them: a date and time, and either a
+/// gazetteer place (`place_id`) or coordinates (`lat` and `lon`), never both.
+/// Each value is checked while the body is parsed (see [`crate::input`]).
 #[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BirthInput {
-    /// Local civil date, `YYYY-MM-DD` (1900-01-01 .. 2050-12-31).
-    #[schema(example = "1990-05-01")]
-    pub date: String,
+    /// Local civil date, `YYYY-MM-DD` (1900-01-01 .. 2050-12-31, the engine's validated range).
+    #[schema(inline, example = "1990-05-01")]
+    pub date: CivilDate,
     /// Local civil time, `HH:MM` or `HH:MM:SS`.
-    #[schema(example = "06:30")]
-    pub time: String,
+    #[schema(inline, example = "06:30")]
+    pub time: CivilTime,
     /// A gazetteer place (`GET /api/v1/places`); or give `lat` and `lon`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub place_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lat: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lon: Option<f64>,
+    #[serde(
+        default,
+        deserialize_with = "crate::input::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(schema_with = crate::input::place_id_schema, nullable = false)]
+    pub place_id: Option<PlaceId>,
+    /// Latitude, with `lon` (instead of `place_id`).
+    #[serde(
+        default,
+        deserialize_with = "crate::input::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(inline, nullable = false)]
+    pub lat: Option<Lat>,
+    /// Longitude, with `lat` (instead of `place_id`).
+    #[serde(
+        default,
+        deserialize_with = "crate::input::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(inline, nullable = false)]
+    pub lon: Option<Lon>,
     /// IANA zone; default: the place's, or the nearest known place's.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tz: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "crate::input::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(inline, nullable = false, example = "Asia/Kolkata")]
+    pub tz: Option<ZoneName>,
     /// For a local time that occurs twice or never (DST): `earlier` or
-    /// `later`; by default such times are rejected with both offsets named.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, example = "earlier")]
-    pub disambiguation: Option<Disambiguation>,
+    /// `later`; by default (`reject`) such times are refused with both offsets named.
+    #[serde(
+        default,
+        deserialize_with = "crate::input::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(inline, nullable = false)]
+    pub disambiguation: Option<DisambiguationName>,
 }
 
 /// Chart options as a client sends them (all optional).
@@ -58,35 +91,69 @@ pub struct BirthInput {
 #[serde(deny_unknown_fields)]
 pub struct OptionsInput {
     /// `sidereal` (default) or `tropical`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub zodiac: Option<String>,
-    /// `lahiri` (default), `raman`, `krishnamurti` (`kp`), `true_chitra`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ayanamsa: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "crate::input::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(inline, nullable = false)]
+    pub zodiac: Option<ZodiacName>,
+    /// `lahiri` (default), `raman`, `krishnamurti` (alias `kp`), `true_chitra`.
+    #[serde(
+        default,
+        deserialize_with = "crate::input::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(inline, nullable = false)]
+    pub ayanamsa: Option<AyanamsaName>,
     /// `mean` (default) or `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "crate::input::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(inline, nullable = false)]
+    pub node: Option<NodeName>,
     /// `whole_sign` (default), `equal`, `placidus`, `porphyry`, `sripati`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub house_system: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "crate::input::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(inline, nullable = false)]
+    pub house_system: Option<HouseSystemName>,
     /// Also compute Uranus and Neptune.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::input::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(nullable = false)]
     pub outer_planets: Option<bool>,
-    /// Divisional charts, e.g. `["D9", "D10"]` (D2..D60).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<String>>, example = json!(["D9"]))]
-    pub divisional: Option<Vec<serde_json::Value>>,
+    /// Divisional charts, e.g. `["D9", "D10"]`.
+    #[serde(
+        default,
+        deserialize_with = "crate::input::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(inline, nullable = false)]
+    pub divisional: Option<Divisional>,
 }
 
 /// Parsed options.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Options {
+    #[schema(value_type = String, example = "sidereal")]
     pub zodiac: Zodiac,
+    #[schema(value_type = String, example = "lahiri")]
     pub ayanamsa: Ayanamsa,
+    #[schema(value_type = String, example = "mean")]
     pub node: NodeKind,
+    #[schema(value_type = String, example = "whole_sign")]
     pub house_system: HouseSystem,
     pub outer_planets: bool,
-    /// Sorted, without duplicates.
+    /// Sorted, without duplicates (`d9`, `d10`, ...).
+    #[schema(value_type = Vec<String>)]
     pub divisional: Vec<Varga>,
 }
 
@@ -109,79 +176,20 @@ fn enum_name<T: Serialize>(v: &T) -> String {
         .unwrap_or_default()
 }
 
-pub fn parse_options(o: &OptionsInput) -> Result<Options, AppError> {
-    let zodiac = match o.zodiac.as_deref().map(str::trim) {
-        None | Some("sidereal") => Zodiac::Sidereal,
-        Some("tropical") => Zodiac::Tropical,
-        Some(other) => {
-            return Err(AppError::validation(
-                "options.zodiac",
-                format!("unknown zodiac {other:?}; use \"sidereal\" or \"tropical\""),
-            ))
-        }
-    };
-    let ayanamsa = match &o.ayanamsa {
-        None => Ayanamsa::Lahiri,
-        Some(s) => Ayanamsa::from_name(s).ok_or_else(|| {
-            AppError::validation(
-                "options.ayanamsa",
-                format!("unknown ayanamsa {s:?}; use lahiri, raman, krishnamurti or true_chitra"),
-            )
-        })?,
-    };
-    let node = match o.node.as_deref().map(|s| s.trim().to_ascii_lowercase()) {
-        None => NodeKind::Mean,
-        Some(s) if s == "mean" => NodeKind::Mean,
-        Some(s) if s == "true" => NodeKind::True,
-        Some(s) => {
-            return Err(AppError::validation(
-                "options.node",
-                format!("unknown node {s:?}; use \"mean\" or \"true\""),
-            ))
-        }
-    };
-    let house_system = match &o.house_system {
-        None => HouseSystem::WholeSign,
-        Some(s) => HouseSystem::from_name(s).ok_or_else(|| {
-            AppError::validation(
-                "options.house_system",
-                format!("unknown house system {s:?}; use whole_sign, equal, placidus, porphyry or sripati"),
-            )
-        })?,
-    };
-    let mut divisional = Vec::new();
-    for v in o.divisional.iter().flatten() {
-        let n = match v {
-            serde_json::Value::Number(n) => n.as_u64().map(|n| n as usize),
-            serde_json::Value::String(s) => {
-                let t = s.trim();
-                let t = t.strip_prefix(['D', 'd']).unwrap_or(t);
-                t.parse::<usize>().ok()
-            }
-            _ => None,
-        };
-        let varga = n.and_then(Varga::from_divisions).ok_or_else(|| {
-            AppError::validation(
-                "options.divisional",
-                format!("unknown divisional chart {v}; supported: D1, D2, D3, D4, D7, D9, D10, D12, D16, D20, D24, D27, D30, D40, D45, D60"),
-            )
-        })?;
-        divisional.push(varga);
-    }
-    divisional.sort();
-    divisional.dedup();
-    Ok(Options {
-        zodiac,
-        ayanamsa,
-        node,
-        house_system,
+/// Options with their defaults (every value was checked while parsing).
+pub fn parse_options(o: &OptionsInput) -> Options {
+    Options {
+        zodiac: o.zodiac.map(|c| c.0).unwrap_or_default(),
+        ayanamsa: o.ayanamsa.map(|c| c.0).unwrap_or_default(),
+        node: o.node.map(|c| c.0).unwrap_or_default(),
+        house_system: o.house_system.map(|c| c.0).unwrap_or_default(),
         outer_planets: o.outer_planets.unwrap_or(false),
-        divisional,
-    })
+        divisional: o.divisional.clone().unwrap_or_default().0,
+    }
 }
 
 /// Where the zone came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TzSource {
     Request,
@@ -190,20 +198,26 @@ pub enum TzSource {
 }
 
 /// A birth, normalized: everything the chart depends on, and how it was read.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Normalized {
     pub date: NaiveDate,
+    /// `HH:MM:SS`.
     #[serde(serialize_with = "ser_time")]
+    #[schema(value_type = String, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$", example = "06:30:00")]
     pub time: NaiveTime,
+    /// IANA zone.
     pub tz: String,
     pub tz_source: TzSource,
     /// `+05:30`.
+    #[schema(example = "+05:30")]
     pub utc_offset: String,
     pub utc: DateTime<Utc>,
+    /// Julian day (UT).
     pub jd_ut: f64,
     /// Rounded to 1e-4 degrees (the chart is computed there).
     pub lat: f64,
     pub lon: f64,
+    /// The gazetteer place given, or the nearest one whose zone was used.
     pub place: Option<PlaceRef>,
     pub options: Options,
     #[serde(skip)]
@@ -214,7 +228,7 @@ fn ser_time<S: serde::Serializer>(t: &NaiveTime, s: S) -> Result<S::Ok, S::Error
     s.serialize_str(&t.format("%H:%M:%S").to_string())
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct PlaceRef {
     pub id: i64,
     pub name: String,
@@ -256,27 +270,9 @@ fn offset_of(local: NaiveDateTime, utc: DateTime<Utc>) -> String {
     format_offset(i32::try_from(secs).unwrap_or(0))
 }
 
-pub fn parse_date(field: &str, s: &str) -> Result<NaiveDate, AppError> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
-        AppError::validation(field, format!("{s:?} is not a date (expected YYYY-MM-DD)"))
-    })
-}
-
-fn parse_time(s: &str) -> Result<NaiveTime, AppError> {
-    let t = s.trim();
-    let parsed = NaiveTime::parse_from_str(t, "%H:%M:%S")
-        .or_else(|_| NaiveTime::parse_from_str(t, "%H:%M"))
-        .ok()
-        .filter(|t| t.nanosecond() == 0);
-    parsed.ok_or_else(|| {
-        AppError::validation(
-            "birth.time",
-            format!("{s:?} is not a time (expected HH:MM or HH:MM:SS, 00:00 to 23:59:59)"),
-        )
-    })
-}
-
 /// Validates and normalizes a birth: place, zone, UTC instant, options, key.
+/// The values themselves were checked while parsing; what is checked here
+/// depends on several of them (range of dates, place or coordinates, zone).
 pub fn normalize(
     birth: &BirthInput,
     options: &OptionsInput,
@@ -284,7 +280,7 @@ pub fn normalize(
     max_zone_distance_km: f64,
     engine_version: &str,
 ) -> Result<Normalized, AppError> {
-    let date = parse_date("birth.date", &birth.date)?;
+    let date = birth.date.0;
     let (first, last) = proven_range();
     if date < first || date > last {
         return Err(AppError::validation(
@@ -292,8 +288,8 @@ pub fn normalize(
             format!("{date} is outside the engine's validated range {first} to {last}"),
         ));
     }
-    let time = parse_time(&birth.time)?;
-    let options = parse_options(options)?;
+    let time = birth.time.time;
+    let options = parse_options(options);
     let (lat, lon, place) = match (birth.place_id, birth.lat, birth.lon) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             return Err(AppError::validation(
@@ -302,26 +298,13 @@ pub fn normalize(
             ))
         }
         (Some(id), None, None) => {
+            let id = id.get();
             let p = places.get(id).ok_or_else(|| {
                 AppError::validation("birth.place_id", format!("no place with id {id}"))
             })?;
             (p.lat, p.lon, Some(p))
         }
-        (None, Some(lat), Some(lon)) => {
-            if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
-                return Err(AppError::validation(
-                    "birth.lat",
-                    format!("latitude must be within [-90, 90], got {lat}"),
-                ));
-            }
-            if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
-                return Err(AppError::validation(
-                    "birth.lon",
-                    format!("longitude must be within [-180, 180], got {lon}"),
-                ));
-            }
-            (lat, lon, None)
-        }
+        (None, Some(lat), Some(lon)) => (lat.0, lon.0, None),
         (None, Some(_), None) => {
             return Err(AppError::validation(
                 "birth.lon",
@@ -371,7 +354,10 @@ pub fn normalize(
             ),
         )
     })?;
-    let policy = birth.disambiguation.unwrap_or(Disambiguation::Reject);
+    let policy = birth
+        .disambiguation
+        .map(|c| c.0)
+        .unwrap_or(Disambiguation::Reject);
     let local = NaiveDateTime::new(date, time);
     let utc = astro::civil_to_utc(date, time, zone, policy).map_err(|e| match e {
         astro::TimeError::Ambiguous {
@@ -473,16 +459,69 @@ pub fn jd_to_utc(jd: f64) -> Option<DateTime<Utc>> {
     astro::utc_from_jd(jd)
 }
 
-/// Mahadashas of the birth cycle without sub-periods, with dates.
+/// One dasha period with its dates.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Period {
+    /// The graha ruling the period (`saturn`, ...).
+    #[schema(value_type = String, example = "saturn")]
+    pub lord: Graha,
+    pub years: f64,
+    /// UTC, when representable.
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub start_jd_ut: f64,
+    pub end_jd_ut: f64,
+}
+
+impl Period {
+    fn of(p: &vedic::DashaPeriod) -> Period {
+        Period {
+            lord: p.lord,
+            years: p.years,
+            start: jd_to_utc(p.start_jd_ut),
+            end: jd_to_utc(p.end_jd_ut),
+            start_jd_ut: p.start_jd_ut,
+            end_jd_ut: p.end_jd_ut,
+        }
+    }
+}
+
 fn period_json(p: &vedic::DashaPeriod) -> serde_json::Value {
-    json!({
-        "lord": p.lord,
-        "years": p.years,
-        "start": jd_to_utc(p.start_jd_ut),
-        "end": jd_to_utc(p.end_jd_ut),
-        "start_jd_ut": p.start_jd_ut,
-        "end_jd_ut": p.end_jd_ut,
-    })
+    serde_json::to_value(Period::of(p)).unwrap_or_default()
+}
+
+/// The periods running at an instant.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Running {
+    pub mahadasha: Period,
+    pub antardasha: Period,
+    pub pratyantardasha: Period,
+}
+
+/// A mahadasha with its antardashas.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Mahadasha {
+    #[serde(flatten)]
+    pub period: Period,
+    pub antardashas: Vec<Period>,
+}
+
+/// `GET /api/v1/charts/{id}/dashas`: Vimshottari dashas of a chart.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Dashas {
+    pub chart_id: Uuid,
+    /// The instant asked about.
+    pub at: DateTime<Utc>,
+    /// `julian` (365.25 days).
+    #[schema(value_type = String, example = "julian")]
+    pub year_length: YearLength,
+    /// The balance at birth: `{lord, years, nakshatra, fraction_elapsed, balance_years}`.
+    #[schema(value_type = Object)]
+    pub balance: vedic::DashaBalance,
+    /// The maha-, antar- and pratyantardasha running at `at` (null outside the 120-year cycle).
+    pub running: Option<Running>,
+    /// The mahadashas from birth, each with its antardashas.
+    pub mahadashas: Vec<Mahadasha>,
 }
 
 /// The chart document: everything the engine computes (the `astro::Chart`
@@ -538,7 +577,11 @@ pub fn compute(n: &Normalized, engine_version: &str) -> Result<String, AppError>
 
 /// The running dasha periods at `at` and the mahadashas (with antardashas)
 /// of a stored chart document.
-pub fn dashas(chart: &serde_json::Value, at: DateTime<Utc>) -> Result<serde_json::Value, AppError> {
+pub fn dashas(
+    chart_id: Uuid,
+    chart: &serde_json::Value,
+    at: DateTime<Utc>,
+) -> Result<Dashas, AppError> {
     let moon = chart["grahas"]["moon"]["lon"].as_f64();
     let jd = chart["jd_ut"].as_f64();
     let (Some(moon), Some(jd)) = (moon, jd) else {
@@ -548,29 +591,27 @@ pub fn dashas(chart: &serde_json::Value, at: DateTime<Utc>) -> Result<serde_json
     };
     let vim = vedic::Vimshottari::new(moon, jd, YearLength::Julian);
     let at_jd = astro::jd_from_utc(&at);
-    let running = vim.running_at(at_jd).map(|r| {
-        json!({
-            "mahadasha": period_json(&r.mahadasha),
-            "antardasha": period_json(&r.antardasha),
-            "pratyantardasha": period_json(&r.pratyantardasha),
-        })
+    let running = vim.running_at(at_jd).map(|r| Running {
+        mahadasha: Period::of(&r.mahadasha),
+        antardasha: Period::of(&r.antardasha),
+        pratyantardasha: Period::of(&r.pratyantardasha),
     });
-    let mahadashas: Vec<serde_json::Value> = vim
+    let mahadashas = vim
         .mahadashas_from_birth(120.0)
         .iter()
-        .map(|m| {
-            let mut v = period_json(m);
-            v["antardashas"] = m.sub_periods.iter().map(period_json).collect();
-            v
+        .map(|m| Mahadasha {
+            period: Period::of(m),
+            antardashas: m.sub_periods.iter().map(Period::of).collect(),
         })
         .collect();
-    Ok(json!({
-        "at": at,
-        "year_length": YearLength::Julian,
-        "balance": vim.balance,
-        "running": running,
-        "mahadashas": mahadashas,
-    }))
+    Ok(Dashas {
+        chart_id,
+        at,
+        year_length: YearLength::Julian,
+        balance: vim.balance,
+        running,
+        mahadashas,
+    })
 }
 
 /// A compact summary of a chart document for guidance prompts.
@@ -600,7 +641,9 @@ pub fn summary(chart: &serde_json::Value, now: DateTime<Utc>) -> serde_json::Val
         .and_then(|gs| gs.iter().find(|g| g["graha"] == "sun"))
         .cloned()
         .unwrap_or_default();
-    let running = dashas(chart, now).ok().map(|d| d["running"].clone());
+    let running = dashas(Uuid::nil(), chart, now)
+        .ok()
+        .and_then(|d| serde_json::to_value(d.running).ok());
     let yogas: Vec<serde_json::Value> = chart["yogas"]
         .as_array()
         .map(|ys| ys.iter().map(|y| y["name"].clone()).collect())
@@ -624,7 +667,7 @@ mod tests {
 
     #[test]
     fn keys_change_with_every_input() {
-        let o = parse_options(&OptionsInput::default()).unwrap();
+        let o = parse_options(&OptionsInput::default());
         let k = cache_key("v1", 0, 13.0878, 80.2785, &o);
         assert_eq!(k.len(), 64);
         assert_ne!(k, cache_key("v2", 0, 13.0878, 80.2785, &o));

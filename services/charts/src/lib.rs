@@ -6,7 +6,9 @@ pub mod api;
 pub mod cache;
 pub mod config;
 pub mod engine;
+pub mod input;
 pub mod lru;
+pub mod openapi;
 pub mod panchang;
 pub mod places;
 pub mod profiles;
@@ -24,73 +26,12 @@ use platform::runtime::Runtime;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use utoipa::OpenApi;
 
 pub const MIGRATIONS: &[Migration] =
     platform::migrations!("../../../migrations/charts", 1 => "0001_init");
 
 /// Core NATS subject on which a purge tells every replica to drop its memory.
 pub const PURGED_SUBJECT: &str = "charts.cache.purged";
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "JyotiFlow charts",
-        description = "Birth charts (cached), birth profiles, places and panchang. Places data: GeoNames, CC BY 4.0."
-    ),
-    paths(
-        api::search_places,
-        api::get_place,
-        api::create_chart,
-        api::get_chart,
-        api::chart_dashas,
-        api::compatibility,
-        api::panchang,
-        api::cache_stats,
-        api::cache_purge,
-        profiles::create,
-        profiles::list,
-        profiles::get,
-        profiles::update,
-        profiles::delete
-    ),
-    components(schemas(
-        places::Place,
-        places::PlaceMatch,
-        api::PlacesReply,
-        api::ChartRequest,
-        api::Party,
-        api::CompatibilityRequest,
-        api::PurgeRequest,
-        engine::BirthInput,
-        engine::OptionsInput,
-        cache::CacheStats,
-        profiles::Profile,
-        profiles::ProfileReply,
-        profiles::ProfileList,
-        profiles::CreateProfile,
-        profiles::UpdateProfile,
-        common::ErrorBody
-    )),
-    modifiers(&InternalTokenAuth)
-)]
-pub struct ApiDoc;
-
-/// The identity the gateway forwards (`X-Internal-Token`).
-struct InternalTokenAuth;
-impl utoipa::Modify for InternalTokenAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "internal",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
-                "X-Internal-Token",
-                "short-lived internal token the gateway signs for the authenticated user",
-            ))),
-        );
-    }
-}
 
 /// The service's routes.
 pub fn routes(
@@ -175,7 +116,8 @@ impl Application {
             compute_threads,
             bus: runtime.bus.clone(),
         });
-        let http = runtime.serve_http(ApiDoc::openapi().to_json()?, routes(state.clone()))?;
+        let doc = openapi::document(&state.cfg.places)?.to_string();
+        let http = runtime.serve_http(doc, routes(state.clone()))?;
         let mut rpc = runtime.rpc_server(http.port).await?;
         rpc::register(&mut rpc, state.clone().into_inner()).await?;
         rpc.sync(Duration::from_secs(2)).await;

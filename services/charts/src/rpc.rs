@@ -1,6 +1,7 @@
 //! NATS request/reply: `charts.chart.get` and `charts.profile.get`.
 
 use crate::engine::{self, BirthInput, OptionsInput};
+use crate::input::{Choice, Choices};
 use crate::state::AppState;
 use common::subjects::charts as subj;
 use platform::nats::{RpcRequest, RpcServer};
@@ -26,7 +27,20 @@ pub struct ChartGet {
     pub options: Option<OptionsInput>,
     /// `full` (default) or `summary` (compact, for guidance prompts).
     #[serde(default)]
-    pub format: Option<String>,
+    pub format: Option<Choice<Format>>,
+}
+
+/// What `charts.chart.get` answers with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Full,
+    Summary,
+}
+
+impl Choices for Format {
+    const WHAT: &'static str = "format";
+    const NAMES: &'static [(&'static str, Self)] =
+        &[("full", Format::Full), ("summary", Format::Summary)];
 }
 
 /// `charts.profile.get`.
@@ -54,16 +68,7 @@ async fn chart_get(
     body: ChartGet,
 ) -> Result<serde_json::Value, AppError> {
     let user = owner(&req, body.user_id)?;
-    let summary = match body.format.as_deref() {
-        None | Some("full") => false,
-        Some("summary") => true,
-        Some(other) => {
-            return Err(AppError::validation(
-                "format",
-                format!("unknown format {other:?}; use \"full\" or \"summary\""),
-            ))
-        }
-    };
+    let summary = body.format.map(|c| c.0) == Some(Format::Summary);
     let (birth, options, profile_id) = match (body.profile_id, body.birth) {
         (Some(pid), None) => {
             let p = crate::profiles::load(state, user, pid).await?;

@@ -59,6 +59,12 @@ impl AppState {
         options: &OptionsInput,
     ) -> Result<ChartReply, AppError> {
         let n = self.normalize(birth, options)?;
+        self.chart_of(user, n).await
+    }
+
+    /// The chart of a normalized birth for a user (computed or cached),
+    /// linked to the user.
+    pub async fn chart_of(&self, user: Uuid, n: Normalized) -> Result<ChartReply, AppError> {
         let mut attempt = 0;
         loop {
             let (c, source) = self.cache.get_or_compute(&n).await?;

@@ -5,6 +5,7 @@
 mod admin;
 mod cache;
 mod charts;
+mod contract;
 mod faults;
 
 mod helpers;
