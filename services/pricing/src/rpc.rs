@@ -3,7 +3,9 @@
 //! `Idempotency-Key` header.
 
 use crate::catalog::{self, QuoteRequest};
+use crate::input::ServiceCode;
 use crate::ledger::{self, CaptureRequest, HoldRequest, ReleaseRequest};
+use crate::limits::QuoteUnits;
 use crate::AppState;
 use common::subjects::pricing as s;
 use common::UserId;
@@ -24,12 +26,20 @@ pub struct BalanceRequest {
     pub user_id: Option<UserId>,
 }
 
+/// `pricing.quote.create`: a [`QuoteRequest`], for the caller's user or
+/// (admins) another. Spelled out rather than flattened, so that a refused
+/// field is named.
 #[derive(Debug, Deserialize, Serialize)]
 pub struct QuoteCreate {
     #[serde(default)]
     pub user_id: Option<UserId>,
-    #[serde(flatten)]
-    pub quote: QuoteRequest,
+    pub service_code: ServiceCode,
+    #[serde(default = "one")]
+    pub units: QuoteUnits,
+}
+
+fn one() -> QuoteUnits {
+    platform::input::Int(1)
 }
 
 pub async fn register(rpc: &mut RpcServer, st: AppState) -> anyhow::Result<()> {
@@ -97,7 +107,11 @@ pub async fn register(rpc: &mut RpcServer, st: AppState) -> anyhow::Result<()> {
             let st = a.clone();
             async move {
                 let user = r.acting_user(req.user_id)?;
-                catalog::create_quote(&st, user, &req.quote).await
+                let quote = QuoteRequest {
+                    service_code: req.service_code,
+                    units: req.units,
+                };
+                catalog::create_quote(&st, user, &quote).await
             }
         },
     )
