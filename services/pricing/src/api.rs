@@ -5,7 +5,7 @@
 //! `crate::limits`); the OpenAPI annotations list every answer each
 //! operation can give (error bodies are attached by `crate::openapi`).
 
-use crate::input::{path_uuid, Currency, LedgerCursor, Name, NonZeroCredits, Query, Reason};
+use crate::input::{path_uuid, Body, Currency, LedgerCursor, Name, NonZeroCredits, Query, Reason};
 use crate::ledger::{self, CaptureRequest, HoldRequest, Kind, ReleaseRequest};
 use crate::limits::{
     Credits, CreditsOrZero, PackageBonus, PackageCredits, PageLimit, PriceMinor,
@@ -17,7 +17,6 @@ use common::subjects::headers::IDEMPOTENCY_KEY;
 use common::UserId;
 use platform::auth::{Admin, Authenticated, ServiceCall};
 use platform::db::q;
-use platform::http::Json;
 use platform::nats::CallContext;
 use platform::AppError;
 use serde::{Deserialize, Serialize};
@@ -104,7 +103,7 @@ pub async fn hold_http(
     st: web::Data<AppState>,
     ServiceCall(caller): ServiceCall,
     req: HttpRequest,
-    body: Json<HoldRequest>,
+    body: Body<HoldRequest>,
 ) -> Result<HttpResponse, AppError> {
     let p = caller.allow(crate::rpc::SPENDERS)?.principal()?.clone();
     let key = idempotency_key(&req)?;
@@ -118,7 +117,7 @@ pub async fn capture_http(
     ServiceCall(caller): ServiceCall,
     req: HttpRequest,
     path: web::Path<String>,
-    body: Json<CaptureBody>,
+    body: Body<CaptureBody>,
 ) -> Result<HttpResponse, AppError> {
     let p = caller.allow(crate::rpc::SPENDERS)?.principal()?.clone();
     let hold_id = path_uuid("id", &path)?;
@@ -208,7 +207,7 @@ pub async fn adjust(
     st: web::Data<AppState>,
     Admin(p): Admin,
     req: HttpRequest,
-    body: Json<AdjustmentRequest>,
+    body: Body<AdjustmentRequest>,
 ) -> Result<HttpResponse, AppError> {
     let key = idempotency_key(&req)?;
     let b = body.0;
@@ -250,7 +249,7 @@ pub async fn refund(
     st: web::Data<AppState>,
     Admin(p): Admin,
     req: HttpRequest,
-    body: Json<RefundRequest>,
+    body: Body<RefundRequest>,
 ) -> Result<HttpResponse, AppError> {
     let key = idempotency_key(&req)?;
     let b = body.0;
@@ -452,7 +451,7 @@ pub async fn admin_list_packages(
 pub async fn create_package(
     st: web::Data<AppState>,
     _a: Admin,
-    body: Json<PackageInput>,
+    body: Body<PackageInput>,
 ) -> Result<HttpResponse, AppError> {
     let p = body.0;
     check_package(&p)?;
@@ -503,7 +502,7 @@ pub async fn update_package(
     st: web::Data<AppState>,
     _a: Admin,
     path: web::Path<String>,
-    body: Json<PackageInput>,
+    body: Body<PackageInput>,
 ) -> Result<HttpResponse, AppError> {
     let id = path_uuid("id", &path)?;
     let p = body.0;

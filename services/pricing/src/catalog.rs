@@ -12,7 +12,8 @@
 use crate::engine::{self, CostInputs, Factors, Usage};
 use crate::events;
 use crate::input::{
-    instant, path_code, path_uuid, Name, Query, Reason, RecommendationStatus, ServiceCode, Unit,
+    instant, object, path_code, path_uuid, Body, Name, Query, Reason, RecommendationStatus,
+    ServiceCode, Unit,
 };
 use crate::limits::{CostMicro, MultiplierBps, QuoteUnits, ReportDays, UnitPrice, UsageMilli};
 use crate::AppState;
@@ -21,7 +22,6 @@ use chrono::{DateTime, Duration, Utc};
 use common::{ErrorCode, EventEnvelope, QuoteId, UserId};
 use platform::auth::{Admin, Authenticated};
 use platform::db::q;
-use platform::http::Json;
 use platform::nats::CallContext;
 use platform::AppError;
 use serde::{Deserialize, Serialize};
@@ -176,7 +176,7 @@ pub struct ServiceInput {
     #[schema(inline)]
     pub base_price: UnitPrice,
     /// Default: all zero.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     pub usage: UsageInput,
     /// Default true.
     #[serde(default = "yes")]
@@ -194,7 +194,7 @@ pub struct ServiceUpdate {
     #[serde(default = "default_unit")]
     pub unit: Unit,
     /// Default: all zero.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     pub usage: UsageInput,
     /// Default true.
     #[serde(default = "yes")]
@@ -231,7 +231,7 @@ fn yes() -> bool {
 pub async fn create_service(
     st: web::Data<AppState>,
     Admin(p): Admin,
-    body: Json<ServiceInput>,
+    body: Body<ServiceInput>,
 ) -> Result<HttpResponse, AppError> {
     let s = body.0;
     let mut c = platform::db::conn(&st.pool).await?;
@@ -306,7 +306,7 @@ pub async fn update_service(
     st: web::Data<AppState>,
     _a: Admin,
     path: web::Path<String>,
-    body: Json<ServiceUpdate>,
+    body: Body<ServiceUpdate>,
 ) -> Result<HttpResponse, AppError> {
     let code = path_code("code", &path)?;
     let s = body.0;
@@ -384,7 +384,7 @@ impl CostUpdate {
 /// `PUT /api/v1/admin/pricing/cost-inputs`: the costs and multipliers named.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CostModelUpdate {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     pub costs: CostUpdate,
     /// Basis points per category (1 to 100000; 10000 = 1.0), by category name.
     #[serde(default)]
@@ -461,7 +461,7 @@ pub async fn get_cost_inputs(st: web::Data<AppState>, _a: Admin) -> Result<HttpR
 pub async fn put_cost_inputs(
     st: web::Data<AppState>,
     a: Admin,
-    body: Json<CostModelUpdate>,
+    body: Body<CostModelUpdate>,
 ) -> Result<HttpResponse, AppError> {
     let update = body.0;
     {
@@ -837,7 +837,7 @@ pub struct OverrideView {
 pub async fn create_override(
     st: web::Data<AppState>,
     Admin(p): Admin,
-    body: Json<OverrideInput>,
+    body: Body<OverrideInput>,
 ) -> Result<HttpResponse, AppError> {
     let o = body.0;
     let price = o.price.get();
@@ -1172,7 +1172,7 @@ pub async fn create_quote(
 pub async fn quote_http(
     st: web::Data<AppState>,
     Authenticated(p): Authenticated,
-    body: Json<QuoteRequest>,
+    body: Body<QuoteRequest>,
 ) -> Result<HttpResponse, AppError> {
     let quote = create_quote(&st, p.user_id, &body.0).await?;
     Ok(HttpResponse::Created().json(quote))

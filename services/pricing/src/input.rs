@@ -8,6 +8,10 @@
 //! * [`ServiceCode`], [`Currency`], [`LedgerCursor`], [`PaymentCursor`],
 //!   the string enums ([`Unit`], [`PaymentStatus`],
 //!   [`RecommendationStatus`]) and [`NonZeroCredits`].
+//! * [`Body`]: `platform::http::Json` for a body that must be a JSON
+//!   object ([`Object`], [`object`] for nested ones: serde's derived
+//!   structs also accept an array, fields by position, which no schema here
+//!   allows).
 //! * [`Query`]: a query-string extractor with the same rules as
 //!   `platform::http::Json` (422 naming the parameter).
 //! * [`path_uuid`], [`path_code`], [`instant`]: values that arrive in a
@@ -18,12 +22,14 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use chrono::{DateTime, Datelike, Utc};
 use common::ErrorCode;
+use futures_util::future::LocalBoxFuture;
 use platform::input::{check_line, Line, Text, VALIDATION_MARK};
 use platform::AppError;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, SchemaType, Type};
 use utoipa::openapi::{KnownFormat, RefOr, Schema, SchemaFormat};
 use uuid::Uuid;
@@ -443,6 +449,46 @@ pub fn instant(field: &str, at: DateTime<Utc>) -> Result<DateTime<Utc>, AppError
     }
 }
 
+/// A JSON object deserialized as `T`, and nothing else: a derived struct
+/// alone also accepts an array (its fields by position).
+#[derive(Debug)]
+pub struct Object<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ObjectVisitor<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(ObjectVisitor(PhantomData)).map(Object)
+    }
+}
+
+/// `#[serde(deserialize_with = "object")]` for a nested struct field.
+pub fn object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    Object::<T>::deserialize(d).map(|o| o.0)
+}
+
+/// A JSON request body that must be an object (see [`Object`]), with
+/// `platform::http::Json`'s answers: 415, 413, 400 `malformed_json`, 422.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = platform::http::Json::<Object<T>>::from_request(req, payload);
+        Box::pin(async move { json.await.map(|j| Body(j.0 .0)) })
+    }
+}
+
 /// A query string, parsed with the rules of `platform::http::Json`: a value
 /// that breaks a rule is a 422 naming the parameter, and so is one that is
 /// not of the parameter's type (a query has no types of its own).
@@ -557,6 +603,48 @@ mod tests {
             assert_eq!(e.code, ErrorCode::ValidationFailed, "{body}");
             assert_eq!(e.field.as_deref(), Some(field), "{body}");
         }
+    }
+
+    #[derive(Deserialize, Debug, Default)]
+    #[allow(dead_code)]
+    struct Inner {
+        a: Option<i64>,
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Outer {
+        #[serde(default, deserialize_with = "object")]
+        inner: Inner,
+        n: Option<PageLimit>,
+    }
+
+    #[test]
+    fn bodies_and_nested_objects_must_be_objects() {
+        use platform::http::parse_json;
+        assert!(
+            parse_json::<Outer>(b"[{}, null]").is_ok(),
+            "serde alone takes an array"
+        );
+        for body in [
+            &b"[]"[..],
+            b"[{}, null]",
+            br#"{"inner": []}"#,
+            br#"{"inner": [1]}"#,
+        ] {
+            let e = parse_json::<Object<Outer>>(body).unwrap_err();
+            assert_eq!(e.code, ErrorCode::MalformedJson, "{body:?}");
+        }
+        let ok = parse_json::<Object<Outer>>(br#"{"inner": {"a": 1}}"#).unwrap();
+        assert_eq!(ok.0.inner.a, Some(1));
+        // Field paths survive the wrapper.
+        let e = parse_json::<Object<Outer>>(br#"{"inner": {"a": 1}, "n": 0}"#).unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            (ErrorCode::ValidationFailed, Some("n"))
+        );
+        let e = parse_json::<Object<Outer>>(br#"{"inner": {"a": "x"}}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("inner.a"));
     }
 
     #[test]

@@ -261,7 +261,7 @@ pub struct CheckoutResponse {
 pub async fn checkout(
     st: web::Data<AppState>,
     Authenticated(p): Authenticated,
-    body: platform::http::Json<CheckoutRequest>,
+    body: crate::input::Body<CheckoutRequest>,
 ) -> Result<HttpResponse, AppError> {
     let package_id = body.0.package_id;
     if !st.stripe.configured() {
@@ -339,6 +339,7 @@ pub struct StripeEvent {
     #[serde(rename = "type")]
     #[schema(inline)]
     pub event_type: Line<255>,
+    #[serde(deserialize_with = "crate::input::object")]
     pub data: StripeEventData,
 }
 
@@ -400,7 +401,7 @@ pub async fn webhook(
         st.cfg.stripe.tolerance_secs,
     )
     .map_err(bad_signature)?;
-    let event: StripeEvent = platform::http::parse_json(&body)?;
+    let event: StripeEvent = platform::http::parse_json::<crate::input::Object<_>>(&body)?.0;
     let (id, kind) = (event.id.as_str(), event.event_type.as_str());
     match kind {
         "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {

@@ -806,6 +806,52 @@ async fn page_sizes_and_other_query_ranges_are_refused_not_clamped() {
     app.finish().await;
 }
 
+#[tokio::test]
+async fn bodies_and_nested_objects_must_be_json_objects() {
+    let app = spawn_app().await;
+    let admin = app.admin_token();
+    let before = fingerprint(&app).await;
+    // serde's derived structs also take an array, fields by position; the
+    // documented schemas say object, and so does the parser now.
+    for (method, path, body) in [
+        (
+            reqwest::Method::PUT,
+            "/api/v1/admin/pricing/cost-inputs",
+            json!([]),
+        ),
+        (
+            reqwest::Method::PUT,
+            "/api/v1/admin/pricing/cost-inputs",
+            json!([{}]),
+        ),
+        (
+            reqwest::Method::PUT,
+            "/api/v1/admin/pricing/cost-inputs",
+            json!({"costs": []}),
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/admin/pricing/services",
+            json!({"code": "palm_reading", "name": "Palm", "category": "guidance", "base_price": 1,
+                   "usage": [0, 0, 0, 0, 0]}),
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/admin/pricing/packages",
+            json!(["Seeker", 100, 0, 49900, "INR", true]),
+        ),
+    ] {
+        let r = send(&app, method.clone(), path, &admin, None, Some(&body)).await;
+        assert_eq!(
+            error_code(r).await,
+            (400, "malformed_json".into()),
+            "{method} {path} {body}"
+        );
+    }
+    assert_eq!(fingerprint(&app).await, before);
+    app.finish().await;
+}
+
 /// Every operation the gateway routes to pricing, as clients call it.
 const ROUTED: &[(&str, &str)] = &[
     ("get", "/api/v1/credits/balance"),
