@@ -1,9 +1,10 @@
 //! NATS request/reply endpoints (queue group `pricing`). The caller forwards
 //! the user's internal token; requests that move credits carry an
-//! `Idempotency-Key` header.
+//! `Idempotency-Key` header. Requests are JSON objects checked with the same
+//! rules as HTTP bodies (`crate::input`): a refusal names the field.
 
 use crate::catalog::{self, QuoteRequest};
-use crate::input::ServiceCode;
+use crate::input::{Object, ServiceCode};
 use crate::ledger::{self, CaptureRequest, HoldRequest, ReleaseRequest};
 use crate::limits::QuoteUnits;
 use crate::AppState;
@@ -47,7 +48,7 @@ pub async fn register(rpc: &mut RpcServer, st: AppState) -> anyhow::Result<()> {
     rpc.endpoint(
         s::CREDITS_HOLD,
         SPENDERS,
-        move |r: RpcRequest, req: HoldRequest| {
+        move |r: RpcRequest, Object(req): Object<HoldRequest>| {
             let st = a.clone();
             async move {
                 let p = r.principal()?;
@@ -61,7 +62,7 @@ pub async fn register(rpc: &mut RpcServer, st: AppState) -> anyhow::Result<()> {
     rpc.endpoint(
         s::CREDITS_CAPTURE,
         SPENDERS,
-        move |r: RpcRequest, req: CaptureRequest| {
+        move |r: RpcRequest, Object(req): Object<CaptureRequest>| {
             let st = a.clone();
             async move {
                 let p = r.principal()?;
@@ -75,7 +76,7 @@ pub async fn register(rpc: &mut RpcServer, st: AppState) -> anyhow::Result<()> {
     rpc.endpoint(
         s::CREDITS_RELEASE,
         SPENDERS,
-        move |r: RpcRequest, req: ReleaseRequest| {
+        move |r: RpcRequest, Object(req): Object<ReleaseRequest>| {
             let st = a.clone();
             async move {
                 let p = r.principal()?;
@@ -89,7 +90,7 @@ pub async fn register(rpc: &mut RpcServer, st: AppState) -> anyhow::Result<()> {
     rpc.endpoint(
         s::CREDITS_BALANCE,
         SPENDERS,
-        move |r: RpcRequest, req: BalanceRequest| {
+        move |r: RpcRequest, Object(req): Object<BalanceRequest>| {
             let st = a.clone();
             async move {
                 let user = r.acting_user(req.user_id)?;
@@ -103,7 +104,7 @@ pub async fn register(rpc: &mut RpcServer, st: AppState) -> anyhow::Result<()> {
     rpc.endpoint(
         s::QUOTE_CREATE,
         SPENDERS,
-        move |r: RpcRequest, req: QuoteCreate| {
+        move |r: RpcRequest, Object(req): Object<QuoteCreate>| {
             let st = a.clone();
             async move {
                 let user = r.acting_user(req.user_id)?;

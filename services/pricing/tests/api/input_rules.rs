@@ -848,6 +848,19 @@ async fn bodies_and_nested_objects_must_be_json_objects() {
             "{method} {path} {body}"
         );
     }
+    // NATS requests too.
+    let user = UserId::new();
+    let client = app.nats_client().await;
+    for (subject, body) in [
+        (s::CREDITS_HOLD, json!([null, 5])),
+        (s::QUOTE_CREATE, json!([null, "text_guidance", 1])),
+        (s::CREDITS_BALANCE, json!([])),
+    ] {
+        let e = request::<Value, Value>(&client, subject, &app.ctx(user, Some("arr")), &body, T)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::MalformedJson, "{subject} {body}");
+    }
     assert_eq!(fingerprint(&app).await, before);
     app.finish().await;
 }
