@@ -5,16 +5,23 @@
 //! `effective_price(code, at)`: a pending recommendation writes nothing
 //! there; approval inserts the new price and marks the recommendation in one
 //! transaction. Quotes freeze the effective price for `quotes.ttl_secs`.
+//!
+//! Every price is at most `limits::MAX_UNIT_PRICE` and a quote covers at
+//! most `limits::MAX_QUOTE_UNITS`, so a quote's total always fits a hold.
 
 use crate::engine::{self, CostInputs, Factors, Usage};
 use crate::events;
+use crate::input::{
+    instant, object, path_code, path_uuid, Body, Name, Query, Reason, RecommendationStatus,
+    ServiceCode, Unit,
+};
+use crate::limits::{CostMicro, MultiplierBps, QuoteUnits, ReportDays, UnitPrice, UsageMilli};
 use crate::AppState;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Duration, Utc};
 use common::{ErrorCode, EventEnvelope, QuoteId, UserId};
 use platform::auth::{Admin, Authenticated};
 use platform::db::q;
-use platform::http::Json;
 use platform::nats::CallContext;
 use platform::AppError;
 use serde::{Deserialize, Serialize};
@@ -26,12 +33,35 @@ pub struct ServiceView {
     pub code: String,
     pub name: String,
     pub category: String,
+    /// "request" or "minute"
     pub unit: String,
     pub base_price: i64,
     /// The live price now (approved prices and overrides applied).
     pub price: i64,
     pub active: bool,
     pub usage: Usage,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ServiceList {
+    pub items: Vec<ServiceView>,
+}
+
+/// A service as anyone may see it.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PublicService {
+    pub code: String,
+    pub name: String,
+    pub category: String,
+    /// "request" or "minute"
+    pub unit: String,
+    /// The live price of one unit, in credits.
+    pub price: i64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PublicServiceList {
+    pub items: Vec<PublicService>,
 }
 
 const SERVICE_COLS: &str = "code, name, category, unit, base_price, COALESCE(effective_price(code, now()), base_price), active,
@@ -57,7 +87,15 @@ fn service_row(r: &tokio_postgres::Row) -> ServiceView {
 }
 
 /// `GET /api/v1/pricing/services` (public): active services with live prices.
-#[utoipa::path(get, path = "/api/v1/pricing/services", responses((status = 200, description = "{items: [{code, name, category, unit, price}]}")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/pricing/services",
+    responses(
+        (status = 200, description = "active services with their live prices, by code", body = PublicServiceList),
+        (status = 503, description = "database_unavailable"),
+        (status = 504, description = "timeout: the database did not answer in time"),
+    )
+)]
 pub async fn public_services(st: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let c = platform::db::conn(&st.pool).await?;
     let rows = c
@@ -67,16 +105,33 @@ pub async fn public_services(st: web::Data<AppState>) -> Result<HttpResponse, Ap
         )
         .await
         .map_err(q)?;
-    let items: Vec<serde_json::Value> = rows
+    let items = rows
         .iter()
         .map(service_row)
-        .map(|s| {
-            serde_json::json!({"code": s.code, "name": s.name, "category": s.category, "unit": s.unit, "price": s.price})
+        .map(|s| PublicService {
+            code: s.code,
+            name: s.name,
+            category: s.category,
+            unit: s.unit,
+            price: s.price,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(PublicServiceList { items }))
 }
 
+/// `GET /api/v1/admin/pricing/services`: every service, active or not.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/pricing/services",
+    security(("internal_token" = [])),
+    responses(
+        (status = 200, description = "every service with its live price and usage assumptions, by code", body = ServiceList),
+        (status = 401, description = "unauthorized: no valid internal token naming a user"),
+        (status = 403, description = "forbidden: admins only"),
+        (status = 503, description = "database_unavailable"),
+        (status = 504, description = "timeout: the database did not answer in time"),
+    )
+)]
 pub async fn admin_services(st: web::Data<AppState>, _a: Admin) -> Result<HttpResponse, AppError> {
     let c = platform::db::conn(&st.pool).await?;
     let rows = c
@@ -87,80 +142,98 @@ pub async fn admin_services(st: web::Data<AppState>, _a: Admin) -> Result<HttpRe
         .await
         .map_err(q)?;
     let items: Vec<ServiceView> = rows.iter().map(service_row).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(ServiceList { items }))
+}
+
+/// What one unit of a service uses, in thousandths of each provider unit
+/// (0 to 10^9 each).
+#[derive(Clone, Copy, Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct UsageInput {
+    #[schema(inline)]
+    pub llm_ktokens_milli: UsageMilli,
+    #[schema(inline)]
+    pub tts_minutes_milli: UsageMilli,
+    #[schema(inline)]
+    pub avatar_minutes_milli: UsageMilli,
+    #[schema(inline)]
+    pub agora_minutes_milli: UsageMilli,
+    #[schema(inline)]
+    pub chart_computations_milli: UsageMilli,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ServiceInput {
-    pub code: String,
-    pub name: String,
-    pub category: String,
+    pub code: ServiceCode,
+    #[schema(inline)]
+    pub name: Name<100>,
+    /// Category multipliers apply by category.
+    #[schema(inline)]
+    pub category: Name<50>,
+    /// Default "request".
     #[serde(default = "default_unit")]
-    pub unit: String,
-    pub base_price: i64,
-    #[serde(default)]
-    pub usage: Usage,
+    pub unit: Unit,
+    /// The first price, credits per unit (0 to 10^8).
+    #[schema(inline)]
+    pub base_price: UnitPrice,
+    /// Default: all zero.
+    #[serde(default, deserialize_with = "object")]
+    pub usage: UsageInput,
+    /// Default true.
     #[serde(default = "yes")]
     pub active: bool,
 }
 
-fn default_unit() -> String {
-    "request".into()
+/// A service's description; never its price (see recommendations and overrides).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ServiceUpdate {
+    #[schema(inline)]
+    pub name: Name<100>,
+    #[schema(inline)]
+    pub category: Name<50>,
+    /// Default "request".
+    #[serde(default = "default_unit")]
+    pub unit: Unit,
+    /// Default: all zero.
+    #[serde(default, deserialize_with = "object")]
+    pub usage: UsageInput,
+    /// Default true.
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn default_unit() -> Unit {
+    Unit::Request
 }
 fn yes() -> bool {
     true
 }
 
-fn check_service(s: &ServiceInput) -> Result<(), AppError> {
-    let code_ok = s.code.len() >= 2
-        && s.code.len() <= 63
-        && s.code.starts_with(|c: char| c.is_ascii_lowercase())
-        && s.code
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if !code_ok {
-        return Err(AppError::validation(
-            "code",
-            "lowercase letters, digits and _",
-        ));
-    }
-    if s.name.trim().is_empty() {
-        return Err(AppError::validation("name", "must not be empty"));
-    }
-    if s.category.trim().is_empty() {
-        return Err(AppError::validation("category", "must not be empty"));
-    }
-    if s.unit != "request" && s.unit != "minute" {
-        return Err(AppError::validation("unit", "request or minute"));
-    }
-    if s.base_price < 0 {
-        return Err(AppError::validation("base_price", "must not be negative"));
-    }
-    let u = &s.usage;
-    if [
-        u.llm_ktokens_milli,
-        u.tts_minutes_milli,
-        u.avatar_minutes_milli,
-        u.agora_minutes_milli,
-        u.chart_computations_milli,
-    ]
-    .iter()
-    .any(|v| *v < 0)
-    {
-        return Err(AppError::validation("usage", "must not be negative"));
-    }
-    Ok(())
-}
-
 /// `POST /api/v1/admin/pricing/services`: a new service; its base price is
 /// its first price-history row.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/pricing/services",
+    request_body = ServiceInput,
+    security(("internal_token" = [])),
+    responses(
+        (status = 201, description = "the service", body = ServiceView),
+        (status = 400, description = "malformed_json"),
+        (status = 401, description = "unauthorized: no valid internal token naming a user"),
+        (status = 403, description = "forbidden: admins only"),
+        (status = 409, description = "conflict: a service with this code exists"),
+        (status = 413, description = "payload_too_large"),
+        (status = 415, description = "unsupported_media_type: the body must be application/json"),
+        (status = 422, description = "validation_failed (`field` names it): an invalid code, a blank name or category, control characters, an unknown unit, a price or usage out of range"),
+        (status = 503, description = "database_unavailable"),
+        (status = 504, description = "timeout: the database did not answer in time"),
+    )
+)]
 pub async fn create_service(
     st: web::Data<AppState>,
     Admin(p): Admin,
-    body: Json<ServiceInput>,
+    body: Body<ServiceInput>,
 ) -> Result<HttpResponse, AppError> {
     let s = body.0;
-    check_service(&s)?;
     let mut c = platform::db::conn(&st.pool).await?;
     let tx = c.transaction().await.map_err(q)?;
     let u = &s.usage;
@@ -170,9 +243,10 @@ pub async fn create_service(
                 avatar_minutes_milli, agora_minutes_milli, chart_computations_milli, active)
              VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT (code) DO NOTHING",
             &[
-                &s.code, &s.name, &s.category, &s.unit, &s.base_price, &u.llm_ktokens_milli,
-                &u.tts_minutes_milli, &u.avatar_minutes_milli, &u.agora_minutes_milli,
-                &u.chart_computations_milli, &s.active,
+                &s.code.as_str(), &s.name.as_str(), &s.category.as_str(), &s.unit.as_str(),
+                &s.base_price.get(), &u.llm_ktokens_milli.get(), &u.tts_minutes_milli.get(),
+                &u.avatar_minutes_milli.get(), &u.agora_minutes_milli.get(),
+                &u.chart_computations_milli.get(), &s.active,
             ],
         )
         .await
@@ -188,8 +262,8 @@ pub async fn create_service(
          VALUES ($1, $2, $3, 'base', now(), $4, 'created')",
         &[
             &Uuid::now_v7(),
-            &s.code,
-            &s.base_price,
+            &s.code.as_str(),
+            &s.base_price.get(),
             &p.user_id.as_uuid(),
         ],
     )
@@ -198,7 +272,7 @@ pub async fn create_service(
     let row = tx
         .query_one(
             &format!("SELECT {SERVICE_COLS} FROM services WHERE code = $1"),
-            &[&s.code],
+            &[&s.code.as_str()],
         )
         .await
         .map_err(q)?;
@@ -208,16 +282,34 @@ pub async fn create_service(
 
 /// `PUT /api/v1/admin/pricing/services/{code}`: name, category, unit, usage
 /// assumptions and the active flag. The price is changed only through
-/// recommendations or overrides, never here.
+/// recommendations or overrides, never here (a `base_price` sent is ignored).
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/pricing/services/{code}",
+    params(("code" = String, Path, min_length = 2, max_length = 63, pattern = "^[a-z][a-z0-9_]{1,62}$", description = "service code")),
+    request_body = ServiceUpdate,
+    security(("internal_token" = [])),
+    responses(
+        (status = 200, description = "the service", body = ServiceView),
+        (status = 400, description = "malformed_json"),
+        (status = 401, description = "unauthorized: no valid internal token naming a user"),
+        (status = 403, description = "forbidden: admins only"),
+        (status = 404, description = "not_found: no such service"),
+        (status = 413, description = "payload_too_large"),
+        (status = 415, description = "unsupported_media_type: the body must be application/json"),
+        (status = 422, description = "validation_failed (`field` names it): an invalid code, a blank name or category, control characters, an unknown unit, usage out of range"),
+        (status = 503, description = "database_unavailable"),
+        (status = 504, description = "timeout: the database did not answer in time"),
+    )
+)]
 pub async fn update_service(
     st: web::Data<AppState>,
     _a: Admin,
     path: web::Path<String>,
-    body: Json<ServiceInput>,
+    body: Body<ServiceUpdate>,
 ) -> Result<HttpResponse, AppError> {
-    let mut s = body.0;
-    s.code = path.into_inner();
-    check_service(&s)?;
+    let code = path_code("code", &path)?;
+    let s = body.0;
     let c = platform::db::conn(&st.pool).await?;
     let u = &s.usage;
     let n = c
@@ -226,8 +318,9 @@ pub async fn update_service(
                 avatar_minutes_milli=$7, agora_minutes_milli=$8, chart_computations_milli=$9, active=$10, updated_at=now()
              WHERE code=$1",
             &[
-                &s.code, &s.name, &s.category, &s.unit, &u.llm_ktokens_milli, &u.tts_minutes_milli,
-                &u.avatar_minutes_milli, &u.agora_minutes_milli, &u.chart_computations_milli, &s.active,
+                &code.as_str(), &s.name.as_str(), &s.category.as_str(), &s.unit.as_str(),
+                &u.llm_ktokens_milli.get(), &u.tts_minutes_milli.get(), &u.avatar_minutes_milli.get(),
+                &u.agora_minutes_milli.get(), &u.chart_computations_milli.get(), &s.active,
             ],
         )
         .await
@@ -238,7 +331,7 @@ pub async fn update_service(
     let row = c
         .query_one(
             &format!("SELECT {SERVICE_COLS} FROM services WHERE code = $1"),
-            &[&s.code],
+            &[&code.as_str()],
         )
         .await
         .map_err(q)?;
@@ -247,13 +340,56 @@ pub async fn update_service(
 
 // ---------------------------------------------------------------- cost inputs
 
+/// The cost model as stored.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CostModel {
     /// Micro-credits per provider unit.
-    pub costs: BTreeMap<String, i64>,
+    pub costs: CostInputs,
     /// Basis points per category (10000 = 1.0; absent = 1.0).
-    #[serde(default)]
     pub category_multipliers: BTreeMap<String, i64>,
+}
+
+/// Provider costs to change, micro-credits per provider unit (0 to 10^12);
+/// absent ones stay as they are.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CostUpdate {
+    #[schema(inline)]
+    pub llm_per_1k_tokens: Option<CostMicro>,
+    #[schema(inline)]
+    pub tts_per_minute: Option<CostMicro>,
+    #[schema(inline)]
+    pub avatar_video_per_minute: Option<CostMicro>,
+    #[schema(inline)]
+    pub agora_per_minute: Option<CostMicro>,
+    #[schema(inline)]
+    pub chart_computation: Option<CostMicro>,
+}
+
+impl CostUpdate {
+    fn entries(&self) -> Vec<(&'static str, i64)> {
+        [
+            ("llm_per_1k_tokens", self.llm_per_1k_tokens),
+            ("tts_per_minute", self.tts_per_minute),
+            ("avatar_video_per_minute", self.avatar_video_per_minute),
+            ("agora_per_minute", self.agora_per_minute),
+            ("chart_computation", self.chart_computation),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v.get())))
+        .collect()
+    }
+}
+
+/// `PUT /api/v1/admin/pricing/cost-inputs`: the costs and multipliers named.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CostModelUpdate {
+    #[serde(default, deserialize_with = "object")]
+    pub costs: CostUpdate,
+    /// Basis points per category (1 to 100000; 10000 = 1.0), by category name.
+    #[serde(default)]
+    #[schema(inline)]
+    pub category_multipliers: BTreeMap<Name<50>, MultiplierBps>,
 }
 
 async fn load_costs<C: deadpool_postgres::GenericClient>(
@@ -282,62 +418,70 @@ async fn load_costs<C: deadpool_postgres::GenericClient>(
     Ok((inputs, cats))
 }
 
+/// `GET /api/v1/admin/pricing/cost-inputs`
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/pricing/cost-inputs",
+    security(("internal_token" = [])),
+    responses(
+        (status = 200, description = "provider costs and category multipliers", body = CostModel),
+        (status = 401, description = "unauthorized: no valid internal token naming a user"),
+        (status = 403, description = "forbidden: admins only"),
+        (status = 503, description = "database_unavailable"),
+        (status = 504, description = "timeout: the database did not answer in time"),
+    )
+)]
 pub async fn get_cost_inputs(st: web::Data<AppState>, _a: Admin) -> Result<HttpResponse, AppError> {
     let c = platform::db::conn(&st.pool).await?;
-    let (inputs, cats) = load_costs(&c).await?;
-    let v = serde_json::to_value(inputs).map_err(AppError::internal)?;
-    let costs: BTreeMap<String, i64> = serde_json::from_value(v).map_err(AppError::internal)?;
+    let (costs, category_multipliers) = load_costs(&c).await?;
     Ok(HttpResponse::Ok().json(CostModel {
         costs,
-        category_multipliers: cats,
+        category_multipliers,
     }))
 }
 
 /// `PUT /api/v1/admin/pricing/cost-inputs`: updates the named costs and multipliers.
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/pricing/cost-inputs",
+    request_body = CostModelUpdate,
+    security(("internal_token" = [])),
+    responses(
+        (status = 200, description = "the cost model after the update", body = CostModel),
+        (status = 400, description = "malformed_json (an unknown cost input among them)"),
+        (status = 401, description = "unauthorized: no valid internal token naming a user"),
+        (status = 403, description = "forbidden: admins only"),
+        (status = 413, description = "payload_too_large"),
+        (status = 415, description = "unsupported_media_type: the body must be application/json"),
+        (status = 422, description = "validation_failed (`field` names it): a cost or multiplier out of range, a blank category or one with control characters"),
+        (status = 503, description = "database_unavailable"),
+        (status = 504, description = "timeout: the database did not answer in time"),
+    )
+)]
 pub async fn put_cost_inputs(
     st: web::Data<AppState>,
     a: Admin,
-    body: Json<CostModel>,
+    body: Body<CostModelUpdate>,
 ) -> Result<HttpResponse, AppError> {
-    for (k, v) in &body.0.costs {
-        if !CostInputs::KEYS.contains(&k.as_str()) {
-            return Err(AppError::validation(
-                &format!("costs.{k}"),
-                "unknown cost input",
-            ));
-        }
-        if *v < 0 {
-            return Err(AppError::validation(
-                &format!("costs.{k}"),
-                "must not be negative",
-            ));
-        }
-    }
-    for (k, v) in &body.0.category_multipliers {
-        if *v <= 0 || *v > 100_000 {
-            return Err(AppError::validation(
-                &format!("category_multipliers.{k}"),
-                "must be between 1 and 100000 basis points",
-            ));
-        }
-    }
+    let update = body.0;
     {
         let mut c = platform::db::conn(&st.pool).await?;
         let tx = c.transaction().await.map_err(q)?;
-        for (k, v) in &body.0.costs {
+        for (k, v) in update.costs.entries() {
             tx.execute(
                 "INSERT INTO cost_inputs (key, micro_credits) VALUES ($1, $2)
                  ON CONFLICT (key) DO UPDATE SET micro_credits = EXCLUDED.micro_credits, updated_at = now()",
-                &[k, v],
+                &[&k, &v],
             )
             .await
             .map_err(q)?;
         }
-        for (k, v) in &body.0.category_multipliers {
+        // In key order: two updates lock the rows in the same order.
+        for (k, v) in &update.category_multipliers {
             tx.execute(
                 "INSERT INTO category_multipliers (category, multiplier_bps) VALUES ($1, $2)
                  ON CONFLICT (category) DO UPDATE SET multiplier_bps = EXCLUDED.multiplier_bps",
-                &[k, v],
+                &[&k.as_str(), &v.get()],
             )
             .await
             .map_err(q)?;
@@ -356,10 +500,17 @@ pub struct RecommendationView {
     pub service_code: String,
     pub current_price: i64,
     pub recommended_price: i64,
+    /// Every input and factor behind the price (see the engine).
     #[schema(value_type = Object)]
     pub rationale: serde_json::Value,
+    /// pending, approved or rejected
     pub status: String,
     pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RecommendationList {
+    pub items: Vec<RecommendationView>,
 }
 
 fn rec_row(r: &tokio_postgres::Row) -> RecommendationView {
@@ -380,7 +531,18 @@ const REC_COLS: &str =
 /// `POST /api/v1/admin/pricing/recommendations/generate`: runs the engine
 /// over every active service and stores pending recommendations (no price
 /// changes).
-#[utoipa::path(post, path = "/api/v1/admin/pricing/recommendations/generate", responses((status = 201, description = "{items: [RecommendationView]}")))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/pricing/recommendations/generate",
+    security(("internal_token" = [])),
+    responses(
+        (status = 201, description = "one pending recommendation per active service", body = RecommendationList),
+        (status = 401, description = "unauthorized: no valid internal token naming a user"),
+        (status = 403, description = "forbidden: admins only"),
+        (status = 503, description = "database_unavailable"),
+        (status = 504, description = "timeout: the database did not answer in time"),
+    )
+)]
 pub async fn generate(st: web::Data<AppState>, _a: Admin) -> Result<HttpResponse, AppError> {
     let e = &st.cfg.engine;
     let mut c = platform::db::conn(&st.pool).await?;
@@ -400,8 +562,8 @@ pub async fn generate(st: web::Data<AppState>, _a: Admin) -> Result<HttpResponse
         // the average rate over the baseline period.
         let d = tx
             .query_one(
-                "SELECT COALESCE(sum(units) FILTER (WHERE occurred_at > now() - make_interval(hours => $2::int)), 0)::bigint,
-                        COALESCE(sum(units) FILTER (WHERE occurred_at > now() - make_interval(hours => $3::int)), 0)::bigint
+                "SELECT LEAST(COALESCE(sum(units) FILTER (WHERE occurred_at > now() - make_interval(hours => $2::int)), 0), 9223372036854775807)::bigint,
+                        LEAST(COALESCE(sum(units) FILTER (WHERE occurred_at > now() - make_interval(hours => $3::int)), 0), 9223372036854775807)::bigint
                  FROM usage_events WHERE service_code = $1",
                 &[
                     &s.code,
@@ -446,19 +608,37 @@ pub async fn generate(st: web::Data<AppState>, _a: Admin) -> Result<HttpResponse
         out.push(rec_row(&row));
     }
     tx.commit().await.map_err(q)?;
-    Ok(HttpResponse::Created().json(serde_json::json!({ "items": out })))
+    Ok(HttpResponse::Created().json(RecommendationList { items: out }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RecQuery {
-    pub status: Option<String>,
+    /// Only recommendations with this status.
+    pub status: Option<RecommendationStatus>,
 }
 
+/// `GET /api/v1/admin/pricing/recommendations?status=`: newest first (at most 500).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/pricing/recommendations",
+    params(RecQuery),
+    security(("internal_token" = [])),
+    responses(
+        (status = 200, description = "the newest 500 recommendations", body = RecommendationList),
+        (status = 401, description = "unauthorized: no valid internal token naming a user"),
+        (status = 403, description = "forbidden: admins only"),
+        (status = 422, description = "validation_failed: `status` is not pending, approved or rejected"),
+        (status = 503, description = "database_unavailable"),
+        (status = 504, description = "timeout: the database did not answer in time"),
+    )
+)]
 pub async fn list_recommendations(
     st: web::Data<AppState>,
     _a: Admin,
-    query: web::Query<RecQuery>,
+    Query(query): Query<RecQuery>,
 ) -> Result<HttpResponse, AppError> {
+    let status = query.status.map(RecommendationStatus::as_str);
     let c = platform::db::conn(&st.pool).await?;
     let rows = c
         .query(
@@ -466,32 +646,65 @@ pub async fn list_recommendations(
                 "SELECT {REC_COLS} FROM recommendations WHERE ($1::text IS NULL OR status = $1)
                  ORDER BY created_at DESC LIMIT 500"
             ),
-            &[&query.status],
+            &[&status],
         )
         .await
         .map_err(q)?;
     let items: Vec<RecommendationView> = rows.iter().map(rec_row).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(RecommendationList { items }))
 }
 
 /// `POST .../recommendations/{id}/approve`: atomically makes the recommended
 /// price live (a price-history row) and marks the recommendation approved.
-#[utoipa::path(post, path = "/api/v1/admin/pricing/recommendations/{id}/approve", params(("id" = String, Path)), responses((status = 200, body = RecommendationView), (status = 409, description = "conflict")))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/pricing/recommendations/{id}/approve",
+    params(("id" = String, Path, format = Uuid, description = "recommendation id")),
+    security(("internal_token" = [])),
+    responses(
+        (status = 200, description = "the recommendation, approved; its price is live", body = RecommendationView),
+        (status = 401, description = "unauthorized: no valid internal token naming a user"),
+        (status = 403, description = "forbidden: admins only"),
+        (status = 404, description = "not_found: no such recommendation"),
+        (status = 409, description = "conflict: the recommendation was already decided"),
+        (status = 422, description = "validation_failed: `id` is not a UUID"),
+        (status = 503, description = "database_unavailable"),
+        (status = 504, description = "timeout: the database did not answer in time"),
+    )
+)]
 pub async fn approve(
     st: web::Data<AppState>,
     Admin(p): Admin,
-    path: web::Path<Uuid>,
+    path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    decide(&st, p.user_id, path.into_inner(), true).await
+    let id = path_uuid("id", &path)?;
+    decide(&st, p.user_id, id, true).await
 }
 
-#[utoipa::path(post, path = "/api/v1/admin/pricing/recommendations/{id}/reject", params(("id" = String, Path)), responses((status = 200, body = RecommendationView), (status = 409, description = "conflict")))]
+/// `POST .../recommendations/{id}/reject`: marks it rejected (no price change).
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/pricing/recommendations/{id}/reject",
+    params(("id" = String, Path, format = Uuid, description = "recommendation id")),
+    security(("internal_token" = [])),
+    responses(
+        (status = 200, description = "the recommendation, rejected", body = RecommendationView),
+        (status = 401, description = "unauthorized: no valid internal token naming a user"),
+        (status = 403, description = "forbidden: admins only"),
+        (status = 404, description = "not_found: no such recommendation"),
+        (status = 409, description = "conflict: the recommendation was already decided"),
+        (status = 422, description = "validation_failed: `id` is not a UUID"),
+        (status = 503, description = "database_unavailable"),
+        (status = 504, description = "timeout: the database did not answer in time"),
+    )
+)]
 pub async fn reject(
     st: web::Data<AppState>,
     Admin(p): Admin,
-    path: web::Path<Uuid>,
+    path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    decide(&st, p.user_id, path.into_inner(), false).await
+    let id = path_uuid("id", &path)?;
+    decide(&st, p.user_id, id, false).await
 }
 
 async fn decide(
@@ -576,44 +789,76 @@ async fn decide(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct OverrideInput {
-    pub service_code: String,
-    pub price: i64,
+    pub service_code: ServiceCode,
+    /// Credits per unit while the override lasts (0 to 10^8).
+    #[schema(inline)]
+    pub price: UnitPrice,
+    /// Default now; years 1 to 9999.
     #[serde(default)]
     pub starts_at: Option<DateTime<Utc>>,
+    /// Open-ended when absent; after `starts_at`; years 1 to 9999.
     #[serde(default)]
     pub ends_at: Option<DateTime<Utc>>,
-    pub reason: String,
+    #[schema(inline)]
+    pub reason: Reason<500>,
 }
 
-#[utoipa::path(post, path = "/api/v1/admin/pricing/overrides", request_body = OverrideInput, responses((status = 201, description = "created")))]
+/// An override as recorded.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OverrideView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: Uuid,
+    pub service_code: String,
+    pub price: i64,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: Option<DateTime<Utc>>,
+}
+
+/// `POST /api/v1/admin/pricing/overrides`: a price for a window, taking
+/// precedence over base and approved prices.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/pricing/overrides",
+    request_body = OverrideInput,
+    security(("internal_token" = [])),
+    responses(
+        (status = 201, description = "the override", body = OverrideView),
+        (status = 400, description = "malformed_json"),
+        (status = 401, description = "unauthorized: no valid internal token naming a user"),
+        (status = 403, description = "forbidden: admins only"),
+        (status = 404, description = "not_found: no such service"),
+        (status = 413, description = "payload_too_large"),
+        (status = 415, description = "unsupported_media_type: the body must be application/json"),
+        (status = 422, description = "validation_failed (`field` names it): an invalid service code, a price out of range, instants outside years 1 to 9999 or ends_at not after starts_at, a blank reason or control characters"),
+        (status = 503, description = "database_unavailable"),
+        (status = 504, description = "timeout: the database did not answer in time"),
+    )
+)]
 pub async fn create_override(
     st: web::Data<AppState>,
     Admin(p): Admin,
-    body: Json<OverrideInput>,
+    body: Body<OverrideInput>,
 ) -> Result<HttpResponse, AppError> {
     let o = body.0;
-    if o.price < 0 {
-        return Err(AppError::validation("price", "must not be negative"));
-    }
-    if o.reason.trim().is_empty() {
-        return Err(AppError::validation("reason", "is required"));
-    }
+    let price = o.price.get();
     let now = Utc::now();
-    let starts = o.starts_at.unwrap_or(now);
-    if o.ends_at.is_some_and(|e| e <= starts) {
+    let starts = instant("starts_at", o.starts_at.unwrap_or(now))?;
+    let ends = o.ends_at.map(|e| instant("ends_at", e)).transpose()?;
+    if ends.is_some_and(|e| e <= starts) {
         return Err(AppError::validation("ends_at", "must be after starts_at"));
     }
+    let code = o.service_code.as_str();
     let mut c = platform::db::conn(&st.pool).await?;
     let tx = c.transaction().await.map_err(q)?;
     tx.query_opt(
         "SELECT 1 FROM services WHERE code = $1 FOR UPDATE",
-        &[&o.service_code],
+        &[&code],
     )
     .await
     .map_err(q)?
     .ok_or_else(|| AppError::not_found("service"))?;
     let old: Option<i64> = tx
-        .query_one("SELECT effective_price($1, now())", &[&o.service_code])
+        .query_one("SELECT effective_price($1, now())", &[&code])
         .await
         .map_err(q)?
         .get(0);
@@ -621,7 +866,7 @@ pub async fn create_override(
     tx.execute(
         "INSERT INTO price_history (id, service_code, price, kind, starts_at, ends_at, changed_by, reason)
          VALUES ($1, $2, $3, 'override', $4, $5, $6, $7)",
-        &[&id, &o.service_code, &o.price, &starts, &o.ends_at, &p.user_id.as_uuid(), &o.reason],
+        &[&id, &code, &price, &starts, &ends, &p.user_id.as_uuid(), &o.reason.as_str()],
     )
     .await
     .map_err(q)?;
@@ -631,9 +876,9 @@ pub async fn create_override(
             common::subjects::pricing::EVT_PRICE_CHANGED,
             1,
             events::PriceChanged {
-                service_code: o.service_code.clone(),
+                service_code: code.to_owned(),
                 old_price: old,
-                new_price: o.price,
+                new_price: price,
                 cause: "override".into(),
                 recommendation_id: None,
                 effective_from: starts,
@@ -643,105 +888,202 @@ pub async fn create_override(
     }
     tx.commit().await.map_err(q)?;
     st.outbox.notify();
-    Ok(
-        HttpResponse::Created().json(serde_json::json!({"id": id, "service_code": o.service_code,
-        "price": o.price, "starts_at": starts, "ends_at": o.ends_at})),
-    )
+    Ok(HttpResponse::Created().json(OverrideView {
+        id,
+        service_code: code.to_owned(),
+        price,
+        starts_at: starts,
+        ends_at: ends,
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
-    pub service: Option<String>,
-    /// The effective price at this instant (default now) is returned too.
+    /// Only this service's history; the answer then has its effective price at `at`.
+    pub service: Option<ServiceCode>,
+    /// The instant for `effective_price` (default now; years 1 to 9999).
     pub at: Option<DateTime<Utc>>,
 }
 
+/// One row of price history.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PriceChange {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: Uuid,
+    pub service_code: String,
+    pub price: i64,
+    /// base, approved or override
+    pub kind: String,
+    /// Absent for the seeded base prices (they start at -infinity).
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub recommendation_id: Option<Uuid>,
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub changed_by: Option<Uuid>,
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PriceHistory {
+    /// Newest first per service (at most 1000 rows).
+    pub items: Vec<PriceChange>,
+    /// The instant `effective_price` is for.
+    pub at: DateTime<Utc>,
+    /// The named service's live price at `at` (null without `service`, or
+    /// when it had none then).
+    pub effective_price: Option<i64>,
+}
+
+/// `GET /api/v1/admin/pricing/history?service=&at=`
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/pricing/history",
+    params(HistoryQuery),
+    security(("internal_token" = [])),
+    responses(
+        (status = 200, description = "price history, with the effective price at an instant", body = PriceHistory),
+        (status = 401, description = "unauthorized: no valid internal token naming a user"),
+        (status = 403, description = "forbidden: admins only"),
+        (status = 422, description = "validation_failed (`field` names it): an invalid service code, or `at` not an RFC 3339 instant in years 1 to 9999"),
+        (status = 503, description = "database_unavailable"),
+        (status = 504, description = "timeout: the database did not answer in time"),
+    )
+)]
 pub async fn history(
     st: web::Data<AppState>,
     _a: Admin,
-    query: web::Query<HistoryQuery>,
+    Query(query): Query<HistoryQuery>,
 ) -> Result<HttpResponse, AppError> {
+    let at = instant("at", query.at.unwrap_or_else(Utc::now))?;
+    let service = query.service.as_ref().map(ServiceCode::as_str);
     let c = platform::db::conn(&st.pool).await?;
     let rows = c
         .query(
             "SELECT id, service_code, price, kind, starts_at, ends_at, recommendation_id, changed_by, reason, created_at
              FROM price_history WHERE ($1::text IS NULL OR service_code = $1)
              ORDER BY service_code, created_at DESC LIMIT 1000",
-            &[&query.service],
+            &[&service],
         )
         .await
         .map_err(q)?;
-    let items: Vec<serde_json::Value> = rows
+    let items = rows
         .iter()
-        .map(|r| {
-            let starts: Option<DateTime<Utc>> = r.try_get(4).ok();
-            serde_json::json!({
-                "id": r.get::<_, Uuid>(0), "service_code": r.get::<_, String>(1), "price": r.get::<_, i64>(2),
-                "kind": r.get::<_, String>(3), "starts_at": starts, "ends_at": r.get::<_, Option<DateTime<Utc>>>(5),
-                "recommendation_id": r.get::<_, Option<Uuid>>(6), "changed_by": r.get::<_, Option<Uuid>>(7),
-                "reason": r.get::<_, Option<String>>(8), "created_at": r.get::<_, DateTime<Utc>>(9),
-            })
+        .map(|r| PriceChange {
+            id: r.get(0),
+            service_code: r.get(1),
+            price: r.get(2),
+            kind: r.get(3),
+            starts_at: r.try_get(4).ok(),
+            ends_at: r.try_get::<_, Option<DateTime<Utc>>>(5).ok().flatten(),
+            recommendation_id: r.get(6),
+            changed_by: r.get(7),
+            reason: r.get(8),
+            created_at: r.get(9),
         })
         .collect();
-    let mut out = serde_json::json!({ "items": items });
-    if let Some(code) = &query.service {
-        let at = query.at.unwrap_or_else(Utc::now);
-        let p: Option<i64> = c
-            .query_one("SELECT effective_price($1, $2)", &[code, &at])
+    let effective_price: Option<i64> = match service {
+        Some(code) => c
+            .query_one("SELECT effective_price($1, $2)", &[&code, &at])
             .await
             .map_err(q)?
-            .get(0);
-        out["effective_price"] = serde_json::json!(p);
-        out["at"] = serde_json::json!(at);
-    }
-    Ok(HttpResponse::Ok().json(out))
+            .get(0),
+        None => None,
+    };
+    Ok(HttpResponse::Ok().json(PriceHistory {
+        items,
+        at,
+        effective_price,
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReportQuery {
-    pub days: Option<i32>,
+    /// Days back from now, 1 to 366 (default 30).
+    #[param(inline)]
+    pub days: Option<ReportDays>,
+}
+
+/// Captured credits and captures of one service on one day.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DailyRow {
+    /// YYYY-MM-DD (UTC)
+    pub day: String,
+    /// "unspecified" for holds without a quote
+    pub service_code: String,
+    pub uses: i64,
+    pub revenue_credits: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DailyReport {
+    /// Newest day first, then by service.
+    pub items: Vec<DailyRow>,
 }
 
 /// `GET /api/v1/admin/pricing/reports/daily`: revenue (captured credits) and
 /// usage (captures) by day and service.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/pricing/reports/daily",
+    params(ReportQuery),
+    security(("internal_token" = [])),
+    responses(
+        (status = 200, description = "captured credits and captures by day and service", body = DailyReport),
+        (status = 401, description = "unauthorized: no valid internal token naming a user"),
+        (status = 403, description = "forbidden: admins only"),
+        (status = 422, description = "validation_failed: `days` is not between 1 and 366"),
+        (status = 503, description = "database_unavailable"),
+        (status = 504, description = "timeout: the database did not answer in time"),
+    )
+)]
 pub async fn daily_report(
     st: web::Data<AppState>,
     _a: Admin,
-    query: web::Query<ReportQuery>,
+    Query(query): Query<ReportQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let days = query.days.unwrap_or(30).clamp(1, 366);
+    // 1..=366: fits an i32.
+    let days = i32::try_from(query.days.map(ReportDays::get).unwrap_or(30)).unwrap_or(30);
     let c = platform::db::conn(&st.pool).await?;
     let rows = c
         .query(
             "SELECT to_char(date_trunc('day', settled_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD'),
-                    COALESCE(service_code, 'unspecified'), count(*), COALESCE(sum(captured), 0)::bigint
+                    COALESCE(service_code, 'unspecified'), count(*),
+                    LEAST(COALESCE(sum(captured), 0), 9223372036854775807)::bigint
              FROM holds WHERE status = 'captured' AND settled_at > now() - make_interval(days => $1)
              GROUP BY 1, 2 ORDER BY 1 DESC, 2",
             &[&days],
         )
         .await
         .map_err(q)?;
-    let items: Vec<serde_json::Value> = rows
+    let items = rows
         .iter()
-        .map(|r| {
-            serde_json::json!({"day": r.get::<_, String>(0), "service_code": r.get::<_, String>(1),
-                "uses": r.get::<_, i64>(2), "revenue_credits": r.get::<_, i64>(3)})
+        .map(|r| DailyRow {
+            day: r.get(0),
+            service_code: r.get(1),
+            uses: r.get(2),
+            revenue_credits: r.get(3),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(DailyReport { items }))
 }
 
 // ---------------------------------------------------------------- quotes
 
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QuoteRequest {
-    pub service_code: String,
+    pub service_code: ServiceCode,
+    /// Units of the service, 1 to 10000 (default 1).
     #[serde(default = "one")]
-    pub units: i64,
+    #[schema(inline)]
+    pub units: QuoteUnits,
 }
 
-fn one() -> i64 {
-    1
+fn one() -> QuoteUnits {
+    platform::input::Int(1)
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -760,14 +1102,13 @@ pub async fn create_quote(
     user: UserId,
     req: &QuoteRequest,
 ) -> Result<Quote, AppError> {
-    if !(1..=10_000).contains(&req.units) {
-        return Err(AppError::validation("units", "must be between 1 and 10000"));
-    }
+    let code = req.service_code.as_str();
+    let units = req.units.get();
     let c = platform::db::conn(&st.pool).await?;
     let row = c
         .query_opt(
             "SELECT effective_price(code, now()) FROM services WHERE code = $1 AND active",
-            &[&req.service_code],
+            &[&code],
         )
         .await
         .map_err(q)?
@@ -775,9 +1116,12 @@ pub async fn create_quote(
     let unit_price: i64 = row
         .get::<_, Option<i64>>(0)
         .ok_or_else(|| AppError::new(ErrorCode::Conflict, "the service has no price"))?;
+    // At most MAX_UNIT_PRICE x MAX_QUOTE_UNITS = MAX_BALANCE, unless a price
+    // predates the limits: then the product is refused, never wrapped.
     let total = unit_price
-        .checked_mul(req.units)
-        .ok_or_else(|| AppError::validation("units", "too many"))?;
+        .checked_mul(units)
+        .filter(|t| *t <= crate::limits::MAX_BALANCE)
+        .ok_or_else(|| AppError::validation("units", "too many for this price"))?;
     let id = QuoteId::new();
     let expires_at = Utc::now() + Duration::seconds(st.cfg.quotes.ttl_secs);
     c.execute(
@@ -786,8 +1130,8 @@ pub async fn create_quote(
         &[
             &id.as_uuid(),
             &user.as_uuid(),
-            &req.service_code,
-            &req.units,
+            &code,
+            &units,
             &unit_price,
             &total,
             &expires_at,
@@ -798,8 +1142,8 @@ pub async fn create_quote(
     Ok(Quote {
         id,
         user_id: user,
-        service_code: req.service_code.clone(),
-        units: req.units,
+        service_code: code.to_owned(),
+        units,
         unit_price,
         total,
         expires_at,
@@ -807,11 +1151,28 @@ pub async fn create_quote(
 }
 
 /// `POST /api/v1/pricing/quotes`
-#[utoipa::path(post, path = "/api/v1/pricing/quotes", request_body = QuoteRequest, responses((status = 201, body = Quote), (status = 404, description = "not_found")))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/pricing/quotes",
+    request_body = QuoteRequest,
+    security(("internal_token" = [])),
+    responses(
+        (status = 201, description = "the quote: its unit price is honoured until expires_at", body = Quote),
+        (status = 400, description = "malformed_json"),
+        (status = 401, description = "unauthorized: no valid internal token naming a user"),
+        (status = 404, description = "not_found: no such active service"),
+        (status = 409, description = "conflict: the service has no price"),
+        (status = 413, description = "payload_too_large"),
+        (status = 415, description = "unsupported_media_type: the body must be application/json"),
+        (status = 422, description = "validation_failed (`field` names it): an invalid service code, units out of range"),
+        (status = 503, description = "database_unavailable"),
+        (status = 504, description = "timeout: the database did not answer in time"),
+    )
+)]
 pub async fn quote_http(
     st: web::Data<AppState>,
     Authenticated(p): Authenticated,
-    body: Json<QuoteRequest>,
+    body: Body<QuoteRequest>,
 ) -> Result<HttpResponse, AppError> {
     let quote = create_quote(&st, p.user_id, &body.0).await?;
     Ok(HttpResponse::Created().json(quote))

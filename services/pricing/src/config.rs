@@ -1,5 +1,6 @@
 //! The pricing service's own configuration sections (beside the platform's).
 
+use crate::limits::{MAX_HOLD_TTL_SECS, MAX_PACKAGE_CREDITS, MAX_UNIT_PRICE};
 use platform::config::{check_secret, ConfigError, Environment, Validate, INSECURE_DEFAULT_PREFIX};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -130,16 +131,22 @@ pub fn defaults(
 impl Validate for PricingConfig {
     fn validate(&self, env: Environment) -> Result<(), ConfigError> {
         let c = &self.credits;
-        if c.welcome_grant < 0 {
+        if !(0..=MAX_PACKAGE_CREDITS).contains(&c.welcome_grant) {
             return Err(ConfigError::invalid(
                 "credits.welcome_grant",
-                "must not be negative",
+                format!("must be between 0 and {MAX_PACKAGE_CREDITS}"),
             ));
         }
         if c.low_balance_threshold < 0 {
             return Err(ConfigError::invalid(
                 "credits.low_balance_threshold",
                 "must not be negative",
+            ));
+        }
+        if !(1..=MAX_HOLD_TTL_SECS).contains(&c.max_hold_ttl_secs) {
+            return Err(ConfigError::invalid(
+                "credits.max_hold_ttl_secs",
+                format!("must be between 1 and {MAX_HOLD_TTL_SECS}"),
             ));
         }
         if c.default_hold_ttl_secs <= 0 || c.default_hold_ttl_secs > c.max_hold_ttl_secs {
@@ -260,10 +267,15 @@ impl EngineConfig {
                 "must be greater than 0",
             ));
         }
-        if self.floor_credits < 0 || self.ceiling_credits < self.floor_credits {
+        if self.floor_credits < 0
+            || self.ceiling_credits < self.floor_credits
+            || self.ceiling_credits > MAX_UNIT_PRICE
+        {
             return Err(ConfigError::invalid(
                 "engine.ceiling_credits",
-                "need 0 <= engine.floor_credits <= engine.ceiling_credits",
+                format!(
+                    "need 0 <= engine.floor_credits <= engine.ceiling_credits <= {MAX_UNIT_PRICE}"
+                ),
             ));
         }
         let lo = crate::engine::ceil_to_step(self.floor_credits, self.rounding_step);

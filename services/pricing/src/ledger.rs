@@ -13,13 +13,19 @@
 //! * A hold moves credits wallet -> held; capture moves the captured part
 //!   held -> revenue and the rest held -> wallet; release and expiry move it
 //!   all back. So balance = wallet + held, available = wallet.
+//! * Every amount is at most [`MAX_BALANCE`] and so is every user's balance
+//!   (wallet + held): a grant past it is refused before anything is written
+//!   ([`balance_limit`]), so no sum here or in the database can overflow.
 
 use crate::events;
+use crate::input::LedgerCursor;
+use crate::limits::{Credits, CreditsOrZero, HoldTtl, MAX_BALANCE, MAX_IDEMPOTENCY_KEY};
 use crate::AppState;
 use chrono::{DateTime, Duration, Utc};
 use common::{ErrorCode, EventEnvelope, HoldId, QuoteId, UserId};
 use deadpool_postgres::Transaction;
 use platform::db::q;
+use platform::input::Line;
 use platform::nats::CallContext;
 use platform::AppError;
 use serde::de::DeserializeOwned;
@@ -125,6 +131,15 @@ pub async fn leg(
 /// account would go below zero.
 #[tracing::instrument(skip_all, fields(txn = %txn))]
 pub async fn post(tx: &Transaction<'_>, txn: Uuid, legs: &[Leg]) -> Result<(), AppError> {
+    if legs
+        .iter()
+        .any(|l| l.amount.unsigned_abs() > MAX_BALANCE.unsigned_abs())
+    {
+        return Err(AppError::validation(
+            "amount",
+            format!("must be at most {MAX_BALANCE} credits"),
+        ));
+    }
     let sum: i128 = legs.iter().map(|l| i128::from(l.amount)).sum();
     if sum != 0 {
         return Err(AppError::internal(anyhow::anyhow!(
@@ -135,18 +150,21 @@ pub async fn post(tx: &Transaction<'_>, txn: Uuid, legs: &[Leg]) -> Result<(), A
     // A consistent lock order across movements: no deadlocks.
     legs.sort_by_key(|l| l.account);
     for l in legs.iter().filter(|l| l.materialized) {
+        // Written so that neither side can overflow: |amount| <= MAX_BALANCE.
         let n = tx
             .execute(
-                "UPDATE accounts SET balance = balance + $2 WHERE id = $1 AND balance + $2 >= 0",
-                &[&l.account, &l.amount],
+                "UPDATE accounts SET balance = balance + $2::bigint
+                 WHERE id = $1 AND balance >= -$2::bigint AND ($2::bigint < 0 OR balance <= $3::bigint - $2::bigint)",
+                &[&l.account, &l.amount, &MAX_BALANCE],
             )
             .await
             .map_err(q)?;
         if n != 1 {
-            return Err(AppError::new(
-                ErrorCode::InsufficientCredits,
-                "not enough credits",
-            ));
+            return Err(if l.amount > 0 {
+                balance_limit()
+            } else {
+                AppError::new(ErrorCode::InsufficientCredits, "not enough credits")
+            });
         }
     }
     if legs.is_empty() {
@@ -238,19 +256,72 @@ pub async fn finish<T: Serialize>(
     Ok(())
 }
 
+/// JSON Schema pattern of an idempotency key: printable ASCII (what an
+/// HTTP header carries as text), not blank.
+pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[ -~]*[!-~][ -~]*$";
+
+/// The `Idempotency-Key` of a request that moves credits: 1 to 200
+/// printable ASCII characters, not blank (trimmed). Missing: 400; invalid:
+/// 422 naming `Idempotency-Key`.
 pub fn require_key(key: Option<&str>) -> Result<&str, AppError> {
+    const FIELD: &str = common::subjects::headers::IDEMPOTENCY_KEY;
     match key.map(str::trim) {
-        Some(k) if !k.is_empty() && k.len() <= 200 => Ok(k),
-        Some(_) => Err(AppError::validation(
-            "idempotency_key",
-            "must be 1 to 200 characters",
-        )),
+        Some(k) => {
+            platform::input::check_line(FIELD, k, MAX_IDEMPOTENCY_KEY)?;
+            if k.is_empty() || !k.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+                return Err(AppError::validation(
+                    FIELD,
+                    format!("must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters"),
+                ));
+            }
+            Ok(k)
+        }
         None => Err(AppError::new(
             ErrorCode::BadRequest,
             "an Idempotency-Key is required for requests that move credits",
         )
-        .with_field("idempotency_key")),
+        .with_field(FIELD)),
     }
+}
+
+/// The refusal of a grant that would take a balance past [`MAX_BALANCE`].
+pub fn balance_limit() -> AppError {
+    AppError::validation(
+        "amount",
+        format!("would take the balance past the maximum of {MAX_BALANCE} credits"),
+    )
+}
+
+/// How many credits the user may still receive (`MAX_BALANCE` - wallet -
+/// held), read without locking.
+pub async fn room<C: deadpool_postgres::GenericClient>(
+    c: &C,
+    user: UserId,
+) -> Result<i64, AppError> {
+    let total: i64 = c
+        .query_one(
+            "SELECT LEAST(COALESCE(sum(balance), 0), 9223372036854775807)::bigint
+             FROM accounts WHERE user_id = $1",
+            &[&user.as_uuid()],
+        )
+        .await
+        .map_err(q)?
+        .get(0);
+    Ok(MAX_BALANCE.saturating_sub(total).max(0))
+}
+
+/// [`room`] with the wallet locked: while it is, the user's total can only
+/// go down (every movement that adds to the wallet or to held touches the
+/// wallet), so a grant checked here cannot race past the maximum.
+async fn room_locked(tx: &Transaction<'_>, user: UserId) -> Result<i64, AppError> {
+    let wallet = user_account(tx, user, Kind::Wallet).await?;
+    tx.execute(
+        "SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE",
+        &[&wallet],
+    )
+    .await
+    .map_err(q)?;
+    room(tx, user).await
 }
 
 // ---------------------------------------------------------------- balances
@@ -292,7 +363,7 @@ pub async fn balance_of<C: deadpool_postgres::GenericClient>(
             _ => {}
         }
     }
-    b.balance = b.available + b.held;
+    b.balance = b.available.saturating_add(b.held);
     Ok(b)
 }
 
@@ -372,6 +443,9 @@ pub async fn grant_in(
         Claim::New(id) => id,
     };
     let debts = lock_debts(tx, user).await?;
+    if amount > room_locked(tx, user).await? {
+        return Err(balance_limit());
+    }
     let before = balance_of(tx, user).await?.available;
     let legs = [
         leg(tx, None, source, -amount).await?,
@@ -424,8 +498,11 @@ pub async fn move_credits(
         Claim::New(id) => id,
     };
     let before = balance_of(tx, user).await?.available;
+    let counter = amount
+        .checked_neg()
+        .ok_or_else(|| AppError::validation("amount", "is out of range"))?;
     let legs = [
-        leg(tx, None, source, -amount).await?,
+        leg(tx, None, source, counter).await?,
         leg(tx, Some(user), Kind::Wallet, amount).await?,
     ];
     post(tx, txn, &legs).await?;
@@ -532,14 +609,18 @@ pub struct HoldRequest {
     pub user_id: Option<UserId>,
     /// Credits to reserve; with a quote, defaults to (and must equal) the quote's total.
     #[serde(default)]
-    pub amount: Option<i64>,
+    #[schema(inline)]
+    pub amount: Option<Credits>,
     #[serde(default)]
     pub quote_id: Option<QuoteId>,
     /// What the credits are for, e.g. a session id.
     #[serde(default)]
-    pub reference: Option<String>,
+    #[schema(inline)]
+    pub reference: Option<Line<200>>,
+    /// Seconds until the hold expires (at most `credits.max_hold_ttl_secs`).
     #[serde(default)]
-    pub ttl_secs: Option<i64>,
+    #[schema(inline)]
+    pub ttl_secs: Option<HoldTtl>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -561,7 +642,8 @@ pub struct HoldView {
 pub struct CaptureRequest {
     pub hold_id: HoldId,
     /// Credits to capture (at most the held amount); the rest is released.
-    pub amount: i64,
+    #[schema(inline)]
+    pub amount: CreditsOrZero,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -580,12 +662,11 @@ pub async fn hold(
     req: HoldRequest,
 ) -> Result<HoldView, AppError> {
     let user = acting_user(principal, req.user_id)?;
-    if let Some(r) = &req.reference {
-        if r.len() > 200 {
-            return Err(AppError::validation("reference", "at most 200 characters"));
-        }
-    }
-    let ttl = req.ttl_secs.unwrap_or(st.cfg.credits.default_hold_ttl_secs);
+    let reference: Option<String> = req.reference.as_ref().map(|r| r.as_str().to_owned());
+    let ttl = req
+        .ttl_secs
+        .map(HoldTtl::get)
+        .unwrap_or(st.cfg.credits.default_hold_ttl_secs);
     if ttl <= 0 || ttl > st.cfg.credits.max_hold_ttl_secs {
         return Err(AppError::validation(
             "ttl_secs",
@@ -614,7 +695,14 @@ pub async fn hold(
                     "the quote has expired; ask for a new one",
                 ));
             }
-            if req.amount.is_some_and(|a| a != total) {
+            if !(1..=MAX_BALANCE).contains(&total) {
+                // Only a quote made before prices had a maximum can be this large.
+                return Err(AppError::validation(
+                    "quote_id",
+                    format!("the quoted total must be between 1 and {MAX_BALANCE} credits"),
+                ));
+            }
+            if req.amount.is_some_and(|a| a.get() != total) {
                 return Err(AppError::validation(
                     "amount",
                     "must equal the quoted total",
@@ -624,6 +712,7 @@ pub async fn hold(
         }
         None => (
             req.amount
+                .map(Credits::get)
                 .ok_or_else(|| AppError::validation("amount", "amount or quote_id is required"))?,
             None,
         ),
@@ -631,15 +720,8 @@ pub async fn hold(
     if amount <= 0 {
         return Err(AppError::validation("amount", "must be greater than 0"));
     }
-    let txn = match claim::<HoldView>(
-        &tx,
-        &idem,
-        "hold",
-        Some(user),
-        &hash,
-        req.reference.as_deref(),
-    )
-    .await?
+    let txn = match claim::<HoldView>(&tx, &idem, "hold", Some(user), &hash, reference.as_deref())
+        .await?
     {
         Claim::Done(v) => return Ok(v),
         Claim::New(id) => id,
@@ -658,7 +740,7 @@ pub async fn hold(
             &hold_id.as_uuid(),
             &user.as_uuid(),
             &amount,
-            &req.reference,
+            &reference,
             &req.quote_id.map(|x| x.as_uuid()),
             &service_code,
             &expires_at,
@@ -682,7 +764,7 @@ pub async fn hold(
         amount,
         captured: 0,
         status: "active".into(),
-        reference: req.reference,
+        reference,
         quote_id: req.quote_id,
         service_code,
         expires_at,
@@ -760,9 +842,6 @@ pub async fn capture(
     key: &str,
     req: CaptureRequest,
 ) -> Result<HoldView, AppError> {
-    if req.amount < 0 {
-        return Err(AppError::validation("amount", "must not be negative"));
-    }
     let hash = request_hash(&req);
     let idem = format!("capture:{}:{key}", principal.user_id);
     let mut client = platform::db::conn(&st.pool).await?;
@@ -775,7 +854,8 @@ pub async fn capture(
     };
     let h = lock_hold(&tx, principal, req.hold_id).await?;
     check_active(&h)?;
-    if req.amount > h.amount {
+    let amount = req.amount.get();
+    if amount > h.amount {
         return Err(AppError::new(
             ErrorCode::AmountExceedsHold,
             format!("at most {} credits are held", h.amount),
@@ -784,13 +864,13 @@ pub async fn capture(
     let before = balance_of(&tx, h.user).await?.available;
     let legs = [
         leg(&tx, Some(h.user), Kind::Held, -h.amount).await?,
-        leg(&tx, None, Kind::Revenue, req.amount).await?,
-        leg(&tx, Some(h.user), Kind::Wallet, h.amount - req.amount).await?,
+        leg(&tx, None, Kind::Revenue, amount).await?,
+        leg(&tx, Some(h.user), Kind::Wallet, h.amount - amount).await?,
     ];
     post(&tx, txn, &legs).await?;
     tx.execute(
         "UPDATE holds SET status = 'captured', captured = $2, settled_at = now() WHERE id = $1",
-        &[&h.id.as_uuid(), &req.amount],
+        &[&h.id.as_uuid(), &amount],
     )
     .await
     .map_err(q)?;
@@ -801,14 +881,14 @@ pub async fn capture(
     .await
     .map_err(q)?;
     let balance = balance_of(&tx, h.user).await?;
-    if req.amount > 0 {
+    if amount > 0 {
         let e = EventEnvelope::new(
             crate::config::SERVICE,
             common::subjects::pricing::EVT_CREDITS_SPENT,
             1,
             events::CreditsSpent {
                 user_id: h.user,
-                amount: req.amount,
+                amount,
                 hold_id: h.id,
                 reference: h.reference.clone(),
                 service_code: h.service_code.clone(),
@@ -823,7 +903,7 @@ pub async fn capture(
         hold_id: h.id,
         user_id: h.user,
         amount: h.amount,
-        captured: req.amount,
+        captured: amount,
         status: "captured".into(),
         reference: h.reference,
         quote_id: h.quote_id,
@@ -974,15 +1054,11 @@ pub struct LedgerPage {
 pub async fn history(
     st: &AppState,
     user: UserId,
-    cursor: Option<&str>,
+    cursor: Option<&LedgerCursor>,
     limit: i64,
 ) -> Result<LedgerPage, AppError> {
-    let cursor: i64 = match cursor {
-        Some(c) => c
-            .parse()
-            .map_err(|_| AppError::validation("cursor", "is not a valid cursor"))?,
-        None => i64::MAX,
-    };
+    let cursor: i64 = cursor.map(LedgerCursor::entry_id).unwrap_or(i64::MAX);
+    let limit = limit.clamp(1, crate::limits::MAX_PAGE);
     let client = platform::db::conn(&st.pool).await?;
     let rows = client
         .query(

@@ -8,7 +8,10 @@ pub mod cleanup;
 pub mod config;
 pub mod engine;
 pub mod events;
+pub mod input;
 pub mod ledger;
+pub mod limits;
+pub mod openapi;
 pub mod payments;
 pub mod rpc;
 pub mod stripe;
@@ -22,66 +25,10 @@ use platform::migrate::Migration;
 use platform::outbox::OutboxSignal;
 use platform::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
-use utoipa::OpenApi;
 
-pub const MIGRATIONS: &[Migration] = platform::migrations!("../../../migrations/pricing", 1 => "0001_init", 2 => "0002_usage_events", 3 => "0003_payment_safety");
+pub const MIGRATIONS: &[Migration] = platform::migrations!("../../../migrations/pricing", 1 => "0001_init", 2 => "0002_usage_events", 3 => "0003_payment_safety", 4 => "0004_limits");
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "JyotiFlow pricing",
-        description = "Credits ledger and holds, packages and Stripe payments, prices and quotes. \
-            Routes: GET /api/v1/credits/balance, GET /api/v1/credits/ledger, GET /api/v1/credits/packages, \
-            POST /api/v1/credits/checkout, POST /api/v1/payments/stripe/webhook, POST /api/v1/pricing/quotes, \
-            GET /api/v1/pricing/services, /api/v1/admin/pricing/{packages,services,cost-inputs,recommendations,\
-            overrides,history,reports/daily,adjustments,refunds,payments}, /internal/v1/credits/holds"
-    ),
-    paths(
-        api::balance,
-        api::ledger_page,
-        api::list_packages,
-        stripe::checkout,
-        stripe::webhook,
-        catalog::quote_http,
-        catalog::public_services,
-        api::hold_http,
-        api::capture_http,
-        api::release_http,
-        api::adjust,
-        api::refund,
-        payments::admin_payments,
-        api::create_package,
-        catalog::generate,
-        catalog::approve,
-        catalog::reject,
-        catalog::create_override
-    ),
-    components(schemas(
-        ledger::Balance,
-        ledger::HoldRequest,
-        ledger::HoldView,
-        ledger::CaptureRequest,
-        ledger::ReleaseRequest,
-        ledger::LedgerPage,
-        ledger::LedgerItem,
-        ledger::Movement,
-        api::PackageInput,
-        api::Package,
-        api::AdjustmentRequest,
-        payments::PaymentView,
-        payments::PaymentPage,
-        stripe::CheckoutRequest,
-        stripe::CheckoutResponse,
-        catalog::QuoteRequest,
-        catalog::Quote,
-        catalog::ServiceView,
-        catalog::RecommendationView,
-        catalog::OverrideInput,
-        api::AmountBody,
-        common::ErrorBody
-    ))
-)]
-pub struct ApiDoc;
+pub use openapi::ApiDoc;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -92,73 +39,68 @@ pub struct AppState {
     pub stripe: stripe::StripeClient,
 }
 
+/// Registers routes and lists them, from one table, so that the OpenAPI
+/// document can be checked against what is really routed.
+macro_rules! operations {
+    ($(#[$m:meta])* $list:ident, $register:ident { $($method:ident $path:literal => $handler:path,)* }) => {
+        $(#[$m])*
+        pub const $list: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+        fn $register(cfg: &mut web::ServiceConfig) {
+            $(cfg.route($path, web::$method().to($handler));)*
+        }
+    };
+}
+
+operations!(
+    /// Every operation the gateway routes to pricing, as `(method, path)`:
+    /// the OpenAPI document (`/openapi.json`) has exactly these.
+    API_OPERATIONS, api_routes {
+        get "/api/v1/credits/balance" => api::balance,
+        get "/api/v1/credits/ledger" => api::ledger_page,
+        get "/api/v1/credits/packages" => api::list_packages,
+        post "/api/v1/credits/checkout" => stripe::checkout,
+        post "/api/v1/payments/stripe/webhook" => stripe::webhook,
+        post "/api/v1/pricing/quotes" => catalog::quote_http,
+        get "/api/v1/pricing/services" => catalog::public_services,
+        get "/api/v1/admin/pricing/packages" => api::admin_list_packages,
+        post "/api/v1/admin/pricing/packages" => api::create_package,
+        put "/api/v1/admin/pricing/packages/{id}" => api::update_package,
+        delete "/api/v1/admin/pricing/packages/{id}" => api::delete_package,
+        post "/api/v1/admin/pricing/adjustments" => api::adjust,
+        post "/api/v1/admin/pricing/refunds" => api::refund,
+        get "/api/v1/admin/pricing/payments" => payments::admin_payments,
+        get "/api/v1/admin/pricing/services" => catalog::admin_services,
+        post "/api/v1/admin/pricing/services" => catalog::create_service,
+        put "/api/v1/admin/pricing/services/{code}" => catalog::update_service,
+        get "/api/v1/admin/pricing/cost-inputs" => catalog::get_cost_inputs,
+        put "/api/v1/admin/pricing/cost-inputs" => catalog::put_cost_inputs,
+        get "/api/v1/admin/pricing/recommendations" => catalog::list_recommendations,
+        post "/api/v1/admin/pricing/recommendations/generate" => catalog::generate,
+        post "/api/v1/admin/pricing/recommendations/{id}/approve" => catalog::approve,
+        post "/api/v1/admin/pricing/recommendations/{id}/reject" => catalog::reject,
+        post "/api/v1/admin/pricing/overrides" => catalog::create_override,
+        get "/api/v1/admin/pricing/history" => catalog::history,
+        get "/api/v1/admin/pricing/reports/daily" => catalog::daily_report,
+    }
+);
+
+operations!(
+    /// Service-to-service HTTP operations (`/internal/*`): never routed by
+    /// the gateway, not in the OpenAPI document; see the README.
+    INTERNAL_OPERATIONS, internal_routes {
+        post "/internal/v1/credits/holds" => api::hold_http,
+        post "/internal/v1/credits/holds/{id}/capture" => api::capture_http,
+        post "/internal/v1/credits/holds/{id}/release" => api::release_http,
+    }
+);
+
 pub fn routes(
     state: web::Data<AppState>,
 ) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
     move |cfg: &mut web::ServiceConfig| {
-        cfg.app_data(state.clone())
-            .route("/api/v1/credits/balance", web::get().to(api::balance))
-            .route("/api/v1/credits/ledger", web::get().to(api::ledger_page))
-            .route(
-                "/api/v1/credits/packages",
-                web::get().to(api::list_packages),
-            )
-            .route("/api/v1/credits/checkout", web::post().to(stripe::checkout))
-            .route(
-                "/api/v1/payments/stripe/webhook",
-                web::post().to(stripe::webhook),
-            )
-            .route(
-                "/api/v1/pricing/quotes",
-                web::post().to(catalog::quote_http),
-            )
-            .route(
-                "/api/v1/pricing/services",
-                web::get().to(catalog::public_services),
-            )
-            .route("/internal/v1/credits/holds", web::post().to(api::hold_http))
-            .route(
-                "/internal/v1/credits/holds/{id}/capture",
-                web::post().to(api::capture_http),
-            )
-            .route(
-                "/internal/v1/credits/holds/{id}/release",
-                web::post().to(api::release_http),
-            )
-            .service(
-                web::scope("/api/v1/admin/pricing")
-                    .route("/packages", web::get().to(api::admin_list_packages))
-                    .route("/packages", web::post().to(api::create_package))
-                    .route("/packages/{id}", web::put().to(api::update_package))
-                    .route("/packages/{id}", web::delete().to(api::delete_package))
-                    .route("/adjustments", web::post().to(api::adjust))
-                    .route("/refunds", web::post().to(api::refund))
-                    .route("/payments", web::get().to(payments::admin_payments))
-                    .route("/services", web::get().to(catalog::admin_services))
-                    .route("/services", web::post().to(catalog::create_service))
-                    .route("/services/{code}", web::put().to(catalog::update_service))
-                    .route("/cost-inputs", web::get().to(catalog::get_cost_inputs))
-                    .route("/cost-inputs", web::put().to(catalog::put_cost_inputs))
-                    .route(
-                        "/recommendations",
-                        web::get().to(catalog::list_recommendations),
-                    )
-                    .route(
-                        "/recommendations/generate",
-                        web::post().to(catalog::generate),
-                    )
-                    .route(
-                        "/recommendations/{id}/approve",
-                        web::post().to(catalog::approve),
-                    )
-                    .route(
-                        "/recommendations/{id}/reject",
-                        web::post().to(catalog::reject),
-                    )
-                    .route("/overrides", web::post().to(catalog::create_override))
-                    .route("/history", web::get().to(catalog::history))
-                    .route("/reports/daily", web::get().to(catalog::daily_report)),
-            );
+        cfg.app_data(state.clone());
+        api_routes(cfg);
+        internal_routes(cfg);
     }
 }
 
@@ -175,7 +117,7 @@ impl Application {
             outbox: runtime.outbox.clone(),
         };
         let http = runtime.serve_http(
-            ApiDoc::openapi().to_json()?,
+            serde_json::to_string(&openapi::document())?,
             routes(web::Data::new(state.clone())),
         )?;
         let mut rpc = runtime.rpc_server(http.port).await?;

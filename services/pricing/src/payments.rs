@@ -18,13 +18,19 @@
 //!   credits_collected`) up to the refunded share of the credits: what the
 //!   wallet holds is taken back, the rest is owed and collected from the
 //!   user's next grants (`ledger::grant_in`).
+//! * A paid session whose credits would take the user's balance past
+//!   `limits::MAX_BALANCE` grants nothing either: it becomes `mismatch`
+//!   with reason `balance_limit` (an admin settles it), and the webhook
+//!   answers 200 so that Stripe does not retry forever.
 //! * Events about one payment intent are serialized with a transaction-level
 //!   advisory lock taken before any row lock (then the payment row, then
 //!   the accounts), so a refund and its payment arriving together cannot
 //!   miss each other.
 
 use crate::events::{self, PaymentMismatch};
+use crate::input::{encode_payment_cursor, PaymentCursor, PaymentStatus, Query};
 use crate::ledger::{self, Kind};
+use crate::limits::PageLimit;
 use crate::AppState;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -39,14 +45,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 /// Every status a payment can have.
-pub const STATUSES: &[&str] = &[
-    "open",
-    "processing",
-    "paid",
-    "partially_refunded",
-    "refunded",
-    "mismatch",
-];
+pub const STATUSES: &[&str] = PaymentStatus::ALL;
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     let mut cur = v;
@@ -54,6 +53,33 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
         cur = cur.get(p)?;
     }
     cur.as_str()
+}
+
+/// A string of a signed event that we store: one line (Stripe's ids and
+/// codes are); anything else is refused before the database sees it.
+fn stored_str<'a>(v: &'a Value, key: &str) -> Result<Option<&'a str>, AppError> {
+    match str_at(v, &[key]) {
+        Some(s) => {
+            platform::input::check_line(&format!("data.object.{key}"), s, 255)?;
+            Ok(Some(s))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Stripe's metadata as reported, for admins: NUL (which `jsonb` refuses)
+/// becomes U+FFFD; nothing in it is trusted or acted upon.
+fn without_nul(v: Value) -> Value {
+    match v {
+        Value::String(s) if s.contains('\0') => Value::String(s.replace('\0', "\u{FFFD}")),
+        Value::Array(a) => Value::Array(a.into_iter().map(without_nul).collect()),
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (k.replace('\0', "\u{FFFD}"), without_nul(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// Records a Stripe event id; false when it was applied before.
@@ -114,11 +140,12 @@ pub async fn session_paid(
     event_type: &str,
     o: &Value,
 ) -> Result<(), AppError> {
-    let session_id = str_at(o, &["id"])
+    let session_id = stored_str(o, "id")?
         .ok_or_else(|| AppError::validation("data.object.id", "missing"))?
         .to_owned();
     let paid = str_at(o, &["payment_status"]) == Some("paid");
-    let intent = str_at(o, &["payment_intent"]).map(str::to_owned);
+    let intent = stored_str(o, "payment_intent")?.map(str::to_owned);
+    let currency = stored_str(o, "currency")?.map(str::to_ascii_uppercase);
     let mut client = platform::db::conn(&st.pool).await?;
     let tx = client.transaction().await.map_err(q)?;
     if !paid {
@@ -140,11 +167,11 @@ pub async fn session_paid(
     }
     let reported = Reported {
         amount: o.get("amount_total").and_then(Value::as_i64),
-        currency: str_at(o, &["currency"]).map(str::to_ascii_uppercase),
-        metadata: serde_json::json!({
+        currency,
+        metadata: without_nul(serde_json::json!({
             "metadata": o.get("metadata"),
             "client_reference_id": o.get("client_reference_id"),
-        }),
+        })),
     };
     let row = tx
         .query_opt(
@@ -205,8 +232,18 @@ pub async fn session_paid(
         tx.commit().await.map_err(q)?;
         return Ok(());
     }
-    if let Some(reason) = mismatch_reason(expected_amount, expected_currency.as_deref(), &reported)
-    {
+    let mut reason = mismatch_reason(expected_amount, expected_currency.as_deref(), &reported);
+    if reason.is_none() {
+        if let (Some(u), Some(c)) = (user, credits) {
+            // Checked without locks (the grant checks again under them): a
+            // grant the balance cannot take is a payment an admin settles,
+            // not an error Stripe would retry for days.
+            if c > ledger::room(&tx, UserId(u)).await? {
+                reason = Some("balance_limit");
+            }
+        }
+    }
+    if let Some(reason) = reason {
         tx.execute(
             "UPDATE payments SET status = 'mismatch', mismatch_reason = $2,
                 reported_amount_minor = $3, reported_currency = $4, reported_metadata = $5,
@@ -300,16 +337,16 @@ pub async fn charge_refunded(
     event_type: &str,
     o: &Value,
 ) -> Result<(), AppError> {
-    let Some(intent) = str_at(o, &["payment_intent"]) else {
+    let Some(intent) = stored_str(o, "payment_intent")? else {
         return Ok(()); // not a payment we can match
     };
-    let charge = str_at(o, &["id"]).unwrap_or(intent);
+    let charge = stored_str(o, "id")?.unwrap_or(intent);
     let refunded = o
         .get("amount_refunded")
         .and_then(Value::as_i64)
         .unwrap_or(0)
         .max(0);
-    let currency = str_at(o, &["currency"]).map(str::to_ascii_uppercase);
+    let currency = stored_str(o, "currency")?.map(str::to_ascii_uppercase);
     let mut client = platform::db::conn(&st.pool).await?;
     let tx = client.transaction().await.map_err(q)?;
     if !record_event(&tx, event_id, event_type).await? {
@@ -385,7 +422,8 @@ async fn apply_refunds(
     let applied: i64 = p.get(8);
     let refunded: i64 = tx
         .query_one(
-            "SELECT COALESCE(sum(amount_refunded), 0)::bigint FROM stripe_refunds WHERE payment_intent = $1",
+            "SELECT LEAST(COALESCE(sum(amount_refunded), 0), 9223372036854775807)::bigint
+             FROM stripe_refunds WHERE payment_intent = $1",
             &[&intent],
         )
         .await
@@ -468,7 +506,8 @@ pub struct PaymentView {
     pub session_id: String,
     /// open, processing, paid, partially_refunded, refunded, mismatch
     pub status: String,
-    /// unknown_session, amount_mismatch, currency_mismatch, amount_and_currency_mismatch
+    /// unknown_session, amount_mismatch, currency_mismatch,
+    /// amount_and_currency_mismatch, balance_limit
     pub mismatch_reason: Option<String>,
     /// None for an unknown session (its metadata is not trusted).
     pub user_id: Option<UserId>,
@@ -503,57 +542,43 @@ pub struct PaymentPage {
     pub next_cursor: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PaymentQuery {
-    pub status: Option<String>,
-    pub cursor: Option<String>,
-    pub limit: Option<i64>,
-}
-
-/// Cursor: `<created_at as unix microseconds>.<hex of the session id>`.
-fn encode_cursor(created_at: DateTime<Utc>, session_id: &str) -> String {
-    format!(
-        "{}.{}",
-        created_at.timestamp_micros(),
-        hex::encode(session_id)
-    )
-}
-
-fn decode_cursor(c: &str) -> Result<(DateTime<Utc>, String), AppError> {
-    let bad = || AppError::validation("cursor", "is not a valid cursor");
-    let (micros, session) = c.split_once('.').ok_or_else(bad)?;
-    let at = micros
-        .parse::<i64>()
-        .ok()
-        .and_then(DateTime::from_timestamp_micros)
-        .ok_or_else(bad)?;
-    let session = hex::decode(session)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(bad)?;
-    Ok((at, session))
+    /// Only payments with this status.
+    pub status: Option<PaymentStatus>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<PaymentCursor>,
+    /// Payments per page, 1 to 200 (default 50).
+    #[param(inline)]
+    pub limit: Option<PageLimit>,
 }
 
 /// `GET /api/v1/admin/pricing/payments?status=&cursor=&limit=` newest first.
-#[utoipa::path(get, path = "/api/v1/admin/pricing/payments", params(("status" = Option<String>, Query, description = "open, processing, paid, partially_refunded, refunded or mismatch"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"), ("limit" = Option<i64>, Query, description = "1..200, default 50")), responses((status = 200, body = PaymentPage), (status = 403, description = "forbidden"), (status = 422, description = "validation_failed")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/pricing/payments",
+    params(PaymentQuery),
+    security(("internal_token" = [])),
+    responses(
+        (status = 200, description = "a page of payments, newest first", body = PaymentPage),
+        (status = 401, description = "unauthorized: no valid internal token naming a user"),
+        (status = 403, description = "forbidden: admins only"),
+        (status = 422, description = "validation_failed (`field` names it): an unknown status, an invalid cursor, a limit outside 1 to 200"),
+        (status = 503, description = "database_unavailable"),
+        (status = 504, description = "timeout: the database did not answer in time"),
+    )
+)]
 pub async fn admin_payments(
     st: web::Data<AppState>,
     _a: Admin,
-    query: web::Query<PaymentQuery>,
+    Query(query): Query<PaymentQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let status = query.status.as_deref().filter(|s| !s.is_empty());
-    if let Some(s) = status {
-        if !STATUSES.contains(&s) {
-            return Err(AppError::validation(
-                "status",
-                format!("must be one of {}", STATUSES.join(", ")),
-            ));
-        }
-    }
-    let limit = query.limit.unwrap_or(50).clamp(1, 200);
-    let (after_at, after_id) = match query.cursor.as_deref() {
+    let status = query.status.map(PaymentStatus::as_str);
+    let limit = query.limit.map(PageLimit::get).unwrap_or(50);
+    let (after_at, after_id) = match &query.cursor {
         Some(c) => {
-            let (at, id) = decode_cursor(c)?;
+            let (at, id) = c.position()?;
             (Some(at), Some(id))
         }
         None => (None, None),
@@ -601,7 +626,7 @@ pub async fn admin_payments(
         items.truncate(usize::try_from(limit).unwrap_or(0));
         items
             .last()
-            .map(|p| encode_cursor(p.created_at, &p.session_id))
+            .map(|p| encode_payment_cursor(p.created_at, &p.session_id))
     } else {
         None
     };
@@ -652,10 +677,23 @@ mod tests {
 
     #[test]
     fn cursors_round_trip() {
+        use crate::input::decode_payment_cursor;
         let at = DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap_or_default();
-        let c = encode_cursor(at, "cs_test_a.b");
-        assert_eq!(decode_cursor(&c).ok(), Some((at, "cs_test_a.b".to_owned())));
-        assert!(decode_cursor("x").is_err());
-        assert!(decode_cursor("1.zz").is_err());
+        let c = encode_payment_cursor(at, "cs_test_a.b");
+        assert_eq!(
+            decode_payment_cursor(&c).ok(),
+            Some((at, "cs_test_a.b".to_owned()))
+        );
+        assert!(decode_payment_cursor("x").is_err());
+        assert!(decode_payment_cursor("1.zz").is_err());
+    }
+
+    #[test]
+    fn reported_metadata_loses_nul_only() {
+        let v = serde_json::json!({"a\0": ["x\0y", 1, null], "b": "ok"});
+        assert_eq!(
+            without_nul(v),
+            serde_json::json!({"a\u{FFFD}": ["x\u{FFFD}y", 1, null], "b": "ok"})
+        );
     }
 }

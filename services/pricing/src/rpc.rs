@@ -1,9 +1,12 @@
 //! NATS request/reply endpoints (queue group `pricing`). The caller forwards
 //! the user's internal token; requests that move credits carry an
-//! `Idempotency-Key` header.
+//! `Idempotency-Key` header. Requests are JSON objects checked with the same
+//! rules as HTTP bodies (`crate::input`): a refusal names the field.
 
 use crate::catalog::{self, QuoteRequest};
+use crate::input::{Object, ServiceCode};
 use crate::ledger::{self, CaptureRequest, HoldRequest, ReleaseRequest};
+use crate::limits::QuoteUnits;
 use crate::AppState;
 use common::subjects::pricing as s;
 use common::UserId;
@@ -24,12 +27,20 @@ pub struct BalanceRequest {
     pub user_id: Option<UserId>,
 }
 
+/// `pricing.quote.create`: a [`QuoteRequest`], for the caller's user or
+/// (admins) another. Spelled out rather than flattened, so that a refused
+/// field is named.
 #[derive(Debug, Deserialize, Serialize)]
 pub struct QuoteCreate {
     #[serde(default)]
     pub user_id: Option<UserId>,
-    #[serde(flatten)]
-    pub quote: QuoteRequest,
+    pub service_code: ServiceCode,
+    #[serde(default = "one")]
+    pub units: QuoteUnits,
+}
+
+fn one() -> QuoteUnits {
+    platform::input::Int(1)
 }
 
 pub async fn register(rpc: &mut RpcServer, st: AppState) -> anyhow::Result<()> {
@@ -37,7 +48,7 @@ pub async fn register(rpc: &mut RpcServer, st: AppState) -> anyhow::Result<()> {
     rpc.endpoint(
         s::CREDITS_HOLD,
         SPENDERS,
-        move |r: RpcRequest, req: HoldRequest| {
+        move |r: RpcRequest, Object(req): Object<HoldRequest>| {
             let st = a.clone();
             async move {
                 let p = r.principal()?;
@@ -51,7 +62,7 @@ pub async fn register(rpc: &mut RpcServer, st: AppState) -> anyhow::Result<()> {
     rpc.endpoint(
         s::CREDITS_CAPTURE,
         SPENDERS,
-        move |r: RpcRequest, req: CaptureRequest| {
+        move |r: RpcRequest, Object(req): Object<CaptureRequest>| {
             let st = a.clone();
             async move {
                 let p = r.principal()?;
@@ -65,7 +76,7 @@ pub async fn register(rpc: &mut RpcServer, st: AppState) -> anyhow::Result<()> {
     rpc.endpoint(
         s::CREDITS_RELEASE,
         SPENDERS,
-        move |r: RpcRequest, req: ReleaseRequest| {
+        move |r: RpcRequest, Object(req): Object<ReleaseRequest>| {
             let st = a.clone();
             async move {
                 let p = r.principal()?;
@@ -79,7 +90,7 @@ pub async fn register(rpc: &mut RpcServer, st: AppState) -> anyhow::Result<()> {
     rpc.endpoint(
         s::CREDITS_BALANCE,
         SPENDERS,
-        move |r: RpcRequest, req: BalanceRequest| {
+        move |r: RpcRequest, Object(req): Object<BalanceRequest>| {
             let st = a.clone();
             async move {
                 let user = r.acting_user(req.user_id)?;
@@ -93,11 +104,15 @@ pub async fn register(rpc: &mut RpcServer, st: AppState) -> anyhow::Result<()> {
     rpc.endpoint(
         s::QUOTE_CREATE,
         SPENDERS,
-        move |r: RpcRequest, req: QuoteCreate| {
+        move |r: RpcRequest, Object(req): Object<QuoteCreate>| {
             let st = a.clone();
             async move {
                 let user = r.acting_user(req.user_id)?;
-                catalog::create_quote(&st, user, &req.quote).await
+                let quote = QuoteRequest {
+                    service_code: req.service_code,
+                    units: req.units,
+                };
+                catalog::create_quote(&st, user, &quote).await
             }
         },
     )

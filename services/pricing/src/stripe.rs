@@ -15,6 +15,7 @@ use common::{ErrorCode, UserId};
 use hmac::{Hmac, Mac};
 use platform::auth::Authenticated;
 use platform::db::q;
+use platform::input::Line;
 use platform::AppError;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -226,22 +227,41 @@ pub fn sign(body: &[u8], secret: &[u8], t: i64) -> String {
 
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct CheckoutRequest {
+    /// An active package (`GET /api/v1/credits/packages`).
     #[schema(value_type = String, format = Uuid)]
     pub package_id: Uuid,
 }
 
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct CheckoutResponse {
+    /// The Stripe Checkout Session id.
     pub id: String,
+    /// Where to send the buyer (Stripe's hosted page).
     pub url: Option<String>,
 }
 
 /// `POST /api/v1/credits/checkout`
-#[utoipa::path(post, path = "/api/v1/credits/checkout", request_body = CheckoutRequest, responses((status = 201, body = CheckoutResponse), (status = 404, description = "not_found"), (status = 502, description = "provider_error"), (status = 503, description = "provider_not_configured")))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/credits/checkout",
+    request_body = CheckoutRequest,
+    security(("internal_token" = [])),
+    responses(
+        (status = 201, description = "a Stripe Checkout Session for the package", body = CheckoutResponse),
+        (status = 400, description = "malformed_json (package_id not a UUID among them)"),
+        (status = 401, description = "unauthorized: no valid internal token naming a user"),
+        (status = 404, description = "not_found: no such active package"),
+        (status = 413, description = "payload_too_large"),
+        (status = 415, description = "unsupported_media_type: the body must be application/json"),
+        (status = 502, description = "provider_error: Stripe refused the checkout or could not be reached"),
+        (status = 503, description = "provider_not_configured (stripe.secret_key is the shipped placeholder) or database_unavailable"),
+        (status = 504, description = "timeout: the database did not answer in time"),
+    )
+)]
 pub async fn checkout(
     st: web::Data<AppState>,
     Authenticated(p): Authenticated,
-    body: platform::http::Json<CheckoutRequest>,
+    body: crate::input::Body<CheckoutRequest>,
 ) -> Result<HttpResponse, AppError> {
     let package_id = body.0.package_id;
     if !st.stripe.configured() {
@@ -253,7 +273,7 @@ pub async fn checkout(
     let client = platform::db::conn(&st.pool).await?;
     let row = client
         .query_opt(
-            "SELECT name, credits + bonus_credits, price_minor, currency FROM packages
+            "SELECT name, credits, bonus_credits, price_minor, currency FROM packages
              WHERE id = $1 AND active AND deleted_at IS NULL",
             &[&package_id],
         )
@@ -261,9 +281,16 @@ pub async fn checkout(
         .map_err(q)?
         .ok_or_else(|| AppError::not_found("package"))?;
     let name: String = row.get(0);
-    let credits: i64 = row.get(1);
-    let price_minor: i64 = row.get(2);
-    let currency: String = row.get(3);
+    let price_minor: i64 = row.get(3);
+    let currency: String = row.get(4);
+    // Packages are within the limits since migration 0004; one from before
+    // that is outside them is never sold (it could never be granted).
+    let credits = row
+        .get::<_, i64>(1)
+        .checked_add(row.get::<_, i64>(2))
+        .filter(|c| (1..=crate::limits::MAX_PACKAGE_CREDITS).contains(c))
+        .filter(|_| (1..=crate::limits::MAX_PRICE_MINOR).contains(&price_minor))
+        .ok_or_else(|| AppError::not_found("package"))?;
     let session = st
         .stripe
         .create_checkout_session(
@@ -303,17 +330,30 @@ pub async fn checkout(
 
 // ---------------------------------------------------------------- webhook
 
-#[derive(Debug, Deserialize)]
-struct StripeEvent {
-    id: String,
+/// A Stripe event as the webhook reads it (other fields are ignored).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct StripeEvent {
+    #[schema(inline)]
+    pub id: Line<255>,
+    /// e.g. checkout.session.completed, charge.refunded; others are ignored.
     #[serde(rename = "type")]
-    event_type: String,
-    data: EventData,
+    #[schema(inline)]
+    pub event_type: Line<255>,
+    #[serde(deserialize_with = "crate::input::object")]
+    pub data: StripeEventData,
 }
 
-#[derive(Debug, Deserialize)]
-struct EventData {
-    object: serde_json::Value,
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct StripeEventData {
+    /// The Checkout Session or Charge.
+    #[schema(value_type = Object)]
+    pub object: serde_json::Value,
+}
+
+/// The webhook's answer to an event it accepted (applied or ignored).
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WebhookReceived {
+    pub received: bool,
 }
 
 fn bad_signature(e: SignatureError) -> AppError {
@@ -321,7 +361,20 @@ fn bad_signature(e: SignatureError) -> AppError {
 }
 
 /// `POST /api/v1/payments/stripe/webhook` (public; authenticated by the signature).
-#[utoipa::path(post, path = "/api/v1/payments/stripe/webhook", params(("Stripe-Signature" = String, Header, description = "t=<unix>,v1=<hex>")), responses((status = 200, description = "accepted (or ignored)"), (status = 400, description = "bad signature")))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/payments/stripe/webhook",
+    request_body(content = StripeEvent, description = "a Stripe event, exactly as Stripe sent it (the signature covers the raw body)"),
+    params(("Stripe-Signature" = String, Header, description = "required: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">[,v1=...]")),
+    responses(
+        (status = 200, description = "accepted: applied, already applied, recorded as a mismatch, or ignored", body = WebhookReceived),
+        (status = 400, description = "bad_request: missing or invalid signature, or a timestamp outside the tolerance; malformed_json"),
+        (status = 413, description = "payload_too_large"),
+        (status = 422, description = "validation_failed: a signed event whose ids contain control characters (never sent by Stripe)"),
+        (status = 503, description = "provider_not_configured (stripe.webhook_secret is the shipped placeholder) or database_unavailable; Stripe retries"),
+        (status = 504, description = "timeout: the database did not answer in time; Stripe retries"),
+    )
+)]
 pub async fn webhook(
     st: web::Data<AppState>,
     req: HttpRequest,
@@ -348,17 +401,16 @@ pub async fn webhook(
         st.cfg.stripe.tolerance_secs,
     )
     .map_err(bad_signature)?;
-    let event: StripeEvent = platform::http::parse_json(&body)?;
-    match event.event_type.as_str() {
+    let event: StripeEvent = platform::http::parse_json::<crate::input::Object<_>>(&body)?.0;
+    let (id, kind) = (event.id.as_str(), event.event_type.as_str());
+    match kind {
         "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
-            payments::session_paid(&st, &event.id, &event.event_type, &event.data.object).await?
+            payments::session_paid(&st, id, kind, &event.data.object).await?
         }
-        "charge.refunded" => {
-            payments::charge_refunded(&st, &event.id, &event.event_type, &event.data.object).await?
-        }
+        "charge.refunded" => payments::charge_refunded(&st, id, kind, &event.data.object).await?,
         other => tracing::debug!(event_type = other, "stripe event ignored"),
     }
-    Ok(HttpResponse::Ok().json(serde_json::json!({"received": true})))
+    Ok(HttpResponse::Ok().json(WebhookReceived { received: true }))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 mod cleanup;
 mod helpers;
+mod input_rules;
 mod ledger;
 mod outbox;
 mod payment_safety;
