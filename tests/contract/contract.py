@@ -117,6 +117,47 @@ def build_own_binaries(dest):
     return dest
 
 
+class FakeStripe:
+    """A local server speaking Stripe's Checkout Sessions API (form-encoded
+    POST /v1/checkout/sessions with a bearer key), so checkout succeeds."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        counter = {"n": 0}
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length).decode()
+                ok = (self.path == "/v1/checkout/sessions"
+                      and (self.headers.get("authorization") or "").startswith("Bearer ")
+                      and "mode=payment" in body)
+                counter["n"] += 1
+                n = counter["n"]
+                reply = ({"id": f"cs_test_contract_{n}", "object": "checkout.session",
+                          "url": f"https://checkout.stripe.com/c/pay/cs_test_contract_{n}",
+                          "payment_intent": f"pi_contract_{n}"} if ok else
+                         {"error": {"type": "invalid_request_error", "message": "bad request"}})
+                data = json.dumps(reply).encode()
+                self.send_response(200 if ok else 400)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+
+
 class Platform:
     def __init__(self, bin_dir, workdir):
         self.bin_dir = bin_dir
@@ -153,12 +194,12 @@ class Platform:
             env.update({
                 "JYOTIFLOW__STRIPE__WEBHOOK_SECRET": WEBHOOK_SECRET,
                 "JYOTIFLOW__STRIPE__SECRET_KEY": "sk_test_contract",
-                # Nothing listens there: checkout answers 502 provider_error.
-                "JYOTIFLOW__STRIPE__API_BASE": "http://127.0.0.1:9",
+                "JYOTIFLOW__STRIPE__API_BASE": f"http://127.0.0.1:{self.stripe.port}",
             })
         return env
 
     def start(self):
+        self.stripe = FakeStripe()
         psql(ADMIN_URL, f'CREATE DATABASE "{self.db}"')
         self.nats_port = free_port()
         nats_bin = os.environ.get("NATS_SERVER_BIN") or shutil.which("nats-server") or "/usr/sbin/nats-server"
@@ -186,6 +227,8 @@ class Platform:
                 p.kill()
         if self.nats:
             self.nats.kill()
+        if getattr(self, "stripe", None):
+            self.stripe.stop()
         try:
             psql(ADMIN_URL, f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)')
         except subprocess.CalledProcessError:

@@ -196,8 +196,14 @@ impl DbError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             DbError::Pool(PoolError::Backend(e)) | DbError::Query(e) => {
+                // No SQLSTATE: a broken connection (I/O, timeout, closed) is
+                // unavailability; anything else (a value that does not
+                // convert, a bug in our SQL) is not, and stays a 500.
+                let io = std::error::Error::source(e)
+                    .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some());
                 e.is_closed()
-                    || e.code().is_none()
+                    || io
+                    || (e.code().is_none() && e.to_string().contains("timeout"))
                     || matches!(e.code(), Some(s) if *s == SqlState::ADMIN_SHUTDOWN
                         || *s == SqlState::CANNOT_CONNECT_NOW
                         || *s == SqlState::CRASH_SHUTDOWN

@@ -25,9 +25,9 @@ use utoipa::openapi::{RefOr, Schema};
 pub const VALIDATION_MARK: &str = "validation: ";
 
 /// JSON Schema pattern of a [`Line`]: no control characters.
-pub const LINE_PATTERN: &str = r"^[^\x00-\x1F\x7F]*$";
+pub const LINE_PATTERN: &str = r"^[^\x00-\x1F\x7F-\x9F]*$";
 /// JSON Schema pattern of a [`Text`]: no control characters but tab, LF, CR.
-pub const TEXT_PATTERN: &str = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$";
+pub const TEXT_PATTERN: &str = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$";
 
 fn line_problem(value: &str, max: usize) -> Option<String> {
     if value.chars().any(char::is_control) {
@@ -132,7 +132,13 @@ macro_rules! text_type {
             }
         }
 
-        impl<const MAX: usize> utoipa::ToSchema for $name<MAX> {}
+        // One schema per bound: `Line80`, `Line200`, ... (not one `Line`
+        // that the last registration would define for every use).
+        impl<const MAX: usize> utoipa::ToSchema for $name<MAX> {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Owned(format!("{}{MAX}", stringify!($name)))
+            }
+        }
     };
 }
 
@@ -197,7 +203,18 @@ impl<const MIN: i64, const MAX: i64> utoipa::PartialSchema for Int<MIN, MAX> {
     }
 }
 
-impl<const MIN: i64, const MAX: i64> utoipa::ToSchema for Int<MIN, MAX> {}
+impl<const MIN: i64, const MAX: i64> utoipa::ToSchema for Int<MIN, MAX> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        let bound = |v: i64| {
+            if v < 0 {
+                format!("Minus{}", v.unsigned_abs())
+            } else {
+                v.to_string()
+            }
+        };
+        std::borrow::Cow::Owned(format!("Int{}To{}", bound(MIN), bound(MAX)))
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -245,6 +262,18 @@ mod tests {
         let e =
             parse_json::<Body>(br#"{"name": "x", "amount": 99999999999999999999}"#).unwrap_err();
         assert_eq!(e.code, ErrorCode::MalformedJson);
+    }
+
+    #[test]
+    fn each_bound_is_its_own_schema() {
+        use utoipa::ToSchema;
+        assert_eq!(<Line<80> as ToSchema>::name(), "Line80");
+        assert_eq!(<Text<4000> as ToSchema>::name(), "Text4000");
+        assert_eq!(<Int<-5, 10> as ToSchema>::name(), "IntMinus5To10");
+        assert!(
+            check_line("x", "a\u{85}b", 10).is_err(),
+            "C1 controls are refused"
+        );
     }
 
     #[test]
