@@ -26,7 +26,7 @@ use platform::outbox::OutboxSignal;
 use platform::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
 
-pub const MIGRATIONS: &[Migration] = platform::migrations!("../../../migrations/pricing", 1 => "0001_init", 2 => "0002_usage_events", 3 => "0003_payment_safety", 4 => "0004_limits");
+pub const MIGRATIONS: &[Migration] = platform::migrations!("../../../migrations/pricing", 1 => "0001_init", 2 => "0002_usage_events", 3 => "0003_payment_safety", 4 => "0004_limits", 5 => "0005_usage_holds");
 
 pub use openapi::ApiDoc;
 
@@ -132,6 +132,11 @@ impl Application {
         runtime.consume(usage::spec(), move |d| {
             let st = usage_state.clone();
             async move { usage::handle(&st, d).await }
+        });
+        let usage_state = state.clone();
+        runtime.consume(usage::guidance_spec(), move |d| {
+            let st = usage_state.clone();
+            async move { usage::handle_recorded(&st, d).await }
         });
         let cleaner = cleanup::cleaner(runtime.pool.clone(), &state.cfg.cleanup, &runtime.metrics);
         runtime.spawn(move |token| cleaner.run(token));

@@ -490,3 +490,120 @@ async fn services_admin_and_http_quotes() {
     assert_eq!(costs["costs"]["llm_per_1k_tokens"], 200000);
     app.finish().await;
 }
+
+/// Guidance's usage events feed the demand factor too, and an answer that
+/// both pricing (its captured hold) and guidance report counts once.
+#[tokio::test]
+async fn guidance_usage_events_count_once_per_hold() {
+    let app = spawn_app().await;
+    let user = UserId::new();
+    app.fund(user, 1000).await;
+    let client = app.nats_client().await;
+    let t = Duration::from_secs(10);
+    let q: Value = request(
+        &client,
+        s::QUOTE_CREATE,
+        &app.ctx(user, None),
+        &json!({"service_code": "text_guidance"}),
+        t,
+    )
+    .await
+    .unwrap();
+    let h: Value = request(
+        &client,
+        s::CREDITS_HOLD,
+        &app.ctx(user, Some("gh1")),
+        &json!({"quote_id": q["id"]}),
+        t,
+    )
+    .await
+    .unwrap();
+    let _: Value = request(
+        &client,
+        s::CREDITS_CAPTURE,
+        &app.ctx(user, Some("gc1")),
+        &json!({"hold_id": h["hold_id"], "amount": q["total"]}),
+        t,
+    )
+    .await
+    .unwrap();
+    // Guidance reports the same answer, and a text generated for social (no hold).
+    let guidance = platform::auth::InternalAuth::development("guidance").unwrap();
+    let bus = platform::nats::Bus::new(client.clone(), guidance.clone(), "", t);
+    platform::nats::ensure_stream(&bus, "guidance")
+        .await
+        .unwrap();
+    let js = async_nats::jetstream::new(client.clone());
+    let hold_id: common::HoldId = serde_json::from_value(h["hold_id"].clone()).unwrap();
+    for (hold, caller) in [(Some(hold_id), None), (None, Some("social".to_owned()))] {
+        let e = common::EventEnvelope::new(
+            "guidance",
+            "guidance.usage.recorded",
+            1,
+            common::event::UsageRecorded {
+                service_code: "text_guidance".into(),
+                units: 1,
+                credits: if hold.is_some() {
+                    q["total"].as_i64().unwrap()
+                } else {
+                    0
+                },
+                user_id: hold.map(|_| user),
+                caller,
+                hold_id: hold,
+                prompt_tokens: 300,
+                completion_tokens: 60,
+                provider: "local".into(),
+            },
+        );
+        let payload = serde_json::to_vec(&e).unwrap();
+        let id = e.id.to_string();
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", id.as_str());
+        guidance.sign_event(&mut headers, &e.subject(), &id, &payload);
+        js.publish_with_headers(e.subject(), headers, payload.into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let db = app.db().await;
+    assert!(
+        wait_until(Duration::from_secs(15), || async {
+            db.query_one(
+                "SELECT count(*) FROM processed_events WHERE consumer = 'pricing-guidance-usage'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+                == 2
+        })
+        .await,
+        "guidance usage events were not consumed"
+    );
+    assert!(
+        wait_until(Duration::from_secs(15), || async {
+            db.query_one(
+                "SELECT count(*) FROM usage_events WHERE service_code = 'text_guidance'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+                == 2
+        })
+        .await,
+        "one row for the answer (its hold), one for the generated text"
+    );
+    let from_guidance: i64 = db
+        .query_one(
+            "SELECT count(*) FROM usage_events WHERE source = 'guidance'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!((1..=2).contains(&from_guidance));
+    app.finish().await;
+}
