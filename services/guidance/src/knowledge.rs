@@ -57,9 +57,26 @@ pub const MAX_QUERY: usize = 500;
         Version,
         VersionList,
         common::ErrorBody
-    ))
+    )),
+    modifiers(&InternalTokenAuth)
 )]
 pub struct ApiDoc;
+
+/// The identity the gateway forwards (`X-Internal-Token`).
+struct InternalTokenAuth;
+impl utoipa::Modify for InternalTokenAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "internal",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Internal-Token",
+                "short-lived internal token the gateway signs for the authenticated user",
+            ))),
+        );
+    }
+}
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/v1/guidance/knowledge/search").route(web::get().to(search)))

@@ -228,10 +228,10 @@ async fn write_chunks(
         .prepare_cached(
             "INSERT INTO knowledge_chunks
                (entry_id, ord, heading, text, content_hash, embedding_model, embedding, fts_config, tsv, active)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
-               setweight(to_tsvector($8::regconfig, $9), 'A')
-               || setweight(to_tsvector($8::regconfig, $10), 'B')
-               || to_tsvector($8::regconfig, $11), $12)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text,
+               setweight(to_tsvector($8::text::regconfig, $9), 'A')
+               || setweight(to_tsvector($8::text::regconfig, $10), 'B')
+               || to_tsvector($8::text::regconfig, $11), $12)",
         )
         .await
         .map_err(platform::db::q)?;

@@ -213,7 +213,7 @@ async fn listing_and_filters() {
     assert_eq!(all["total"], crate::helpers::SMALL.len());
     let some = json_ok(
         app.get(
-            &format!("{BASE}?q=saturn&domain=graha_in_house"),
+            &format!("{BASE}?q=SATURN-in-house&domain=graha_in_house"),
             Some(&admin),
         )
         .await,
@@ -342,4 +342,43 @@ async fn only_admins_and_only_valid_entries() {
             .await,
         0
     );
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_answer() {
+    let app = spawn_app().await;
+    let doc: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    let paths = &doc["paths"];
+    let codes = |path: &str, method: &str| -> Vec<String> {
+        let mut c: Vec<String> = paths[path][method]["responses"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{method} {path} is not documented"))
+            .keys()
+            .cloned()
+            .collect();
+        c.sort();
+        c
+    };
+    assert_eq!(
+        codes("/api/v1/guidance/knowledge/search", "get"),
+        ["200", "400", "401", "422"]
+    );
+    assert_eq!(
+        codes(BASE, "post"),
+        ["201", "400", "401", "403", "409", "413", "415", "422"]
+    );
+    assert_eq!(
+        codes(&format!("{BASE}/{{id}}"), "patch"),
+        ["200", "400", "401", "403", "404", "409", "413", "415", "422"]
+    );
+    assert_eq!(
+        codes(&format!("{BASE}/{{id}}"), "delete"),
+        ["200", "401", "403", "404"]
+    );
+    assert_eq!(
+        codes(&format!("{BASE}/{{id}}/versions"), "get"),
+        ["200", "401", "403", "404"]
+    );
+    assert_eq!(codes(BASE, "get"), ["200", "400", "401", "403", "422"]);
+    assert!(doc["components"]["securitySchemes"]["internal"].is_object());
 }

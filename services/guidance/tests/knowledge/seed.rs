@@ -19,7 +19,7 @@ async fn seeding_twice_changes_nothing() {
         .count("SELECT count(*) FROM guidance.knowledge_versions")
         .await;
     let fingerprint = app
-        .count("SELECT sum(id) FROM guidance.knowledge_chunks")
+        .count("SELECT sum(id)::bigint FROM guidance.knowledge_chunks")
         .await;
     assert_eq!(versions, SMALL.len() as i64);
     let computed = app.state.retriever.embedder().computed();
@@ -49,7 +49,7 @@ async fn seeding_twice_changes_nothing() {
         versions
     );
     assert_eq!(
-        app.count("SELECT sum(id) FROM guidance.knowledge_chunks")
+        app.count("SELECT sum(id)::bigint FROM guidance.knowledge_chunks")
             .await,
         fingerprint
     );
