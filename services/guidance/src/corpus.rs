@@ -430,12 +430,22 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<EntryContent, Problem> {
     let front = &rest[..front_end];
     let body = rest[body_start..].trim().to_owned();
     let fm: FrontMatter = toml::from_str(front).map_err(|e| {
-        let msg = e.message().to_owned();
-        // Name the key when TOML or serde says which one.
-        let key = msg
-            .split('`')
-            .nth(1)
-            .map(str::to_owned)
+        let msg = e.message().trim().to_owned();
+        // Name the key: serde says it for missing and unknown keys; for a
+        // bad value, the key is on the line the error points at.
+        let from_message = msg.split('`').nth(1).map(str::to_owned);
+        let from_span = e.span().and_then(|span| {
+            let line_start = front[..span.start.min(front.len())]
+                .rfind('\n')
+                .map(|i| i + 1)
+                .unwrap_or(0);
+            front[line_start..]
+                .split_once('=')
+                .map(|(k, _)| k.trim().to_owned())
+                .filter(|k| !k.is_empty() && !k.contains('\n'))
+        });
+        let key = from_message
+            .or(from_span)
             .unwrap_or_else(|| "front matter".to_owned());
         problem(&key, msg)
     })?;

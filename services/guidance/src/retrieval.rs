@@ -7,9 +7,9 @@
 //!
 //! 1. **vectors**: the query (glossary-expanded) embedded by MiniLM, cosine
 //!    against every active chunk in memory, an entry ranked by its best chunk;
-//! 2. **full text**: PostgreSQL `tsvector` search of the chunks (title and
-//!    tags weighted highest), any query word matching (words found in more
-//!    than a quarter of the chunks are dropped, as they tell nothing);
+//! 2. **full text**: PostgreSQL `tsvector` search of the chunks, any query
+//!    word matching, each chunk scored by the IDF of the words it matches
+//!    (title and tags count double);
 //! 3. **placements named in the query**: "Shani in the 7th bhava" names
 //!    Saturn and the seventh house, so the entry whose structured keys say
 //!    exactly that is a candidate whatever the wording.
@@ -35,9 +35,8 @@ use tokio_util::sync::CancellationToken;
 /// tells every replica to reload its index.
 pub const CHANGED_SUBJECT: &str = "guidance.knowledge.changed";
 
-/// Chunks a lexeme may appear in (as a fraction) before full-text search
-/// ignores it.
-const COMMON_LEXEME_SHARE: f64 = 0.25;
+/// Share of the chunks a word may appear in and still be searched for.
+const COMMON_SHARE: f64 = 0.2;
 /// How often each replica checks that its index matches the database.
 const FINGERPRINT_EVERY: Duration = Duration::from_secs(30);
 
@@ -88,12 +87,25 @@ struct ChunkMeta {
 struct Index {
     entries: Vec<EntryMeta>,
     chunks: Vec<ChunkMeta>,
-    /// `chunks.len() × DIM`, row-major.
-    vectors: Vec<f32>,
-    /// Lexemes too frequent to rank by.
-    common: Vec<String>,
+    /// `chunks.len() × DIM` (a candle tensor: the cosines of a query with
+    /// every chunk are one matrix-vector product, fast even in debug builds).
+    vectors: Option<candle_core::Tensor>,
+    /// Full-text lexeme → inverse document frequency over the active
+    /// chunks, `ln(N / ndoc)` (words in more than a fifth of the chunks
+    /// left out).
+    idf: HashMap<String, f64>,
     fingerprint: String,
     loaded: bool,
+}
+
+/// A search's result with the top of each ranking it fused (for the
+/// benchmark and for tuning).
+#[derive(Clone, Debug)]
+pub struct Explained {
+    pub hits: Vec<Hit>,
+    pub vector: Vec<String>,
+    pub text: Vec<String>,
+    pub keys: Vec<String>,
 }
 
 /// Counts of what is loaded.
@@ -116,6 +128,25 @@ pub struct QueryKeys {
     pub grahas: Vec<String>,
     /// "moon sign", "rashi": the question is about a sign as such.
     pub sign_question: bool,
+    /// The query's words, lowercased.
+    pub words: Vec<String>,
+}
+
+impl QueryKeys {
+    /// Whether the query names `name` (`gaja-kesari`): its words in a row,
+    /// or written as one word (`gajakesari`).
+    pub fn names(&self, name: &str) -> bool {
+        let parts: Vec<&str> = name.split('-').filter(|p| p.len() > 2).collect();
+        if parts.is_empty() || name.split('-').count() != parts.len() {
+            return false;
+        }
+        let joined = parts.concat();
+        self.words.iter().any(|w| *w == joined)
+            || self
+                .words
+                .windows(parts.len())
+                .any(|w| w.iter().zip(&parts).all(|(a, b)| a == b))
+    }
 }
 
 pub struct Retriever {
@@ -279,6 +310,7 @@ pub fn query_keys(expanded: &str) -> QueryKeys {
         }
     }
     keys.grahas = seen_grahas.iter().map(|(_, g)| (*g).to_owned()).collect();
+    keys.words = words;
     keys
 }
 
@@ -440,28 +472,43 @@ impl Retriever {
             });
             vectors.extend_from_slice(&embedding);
         }
-        let min_docs = (chunks.len() as f64 * COMMON_LEXEME_SHARE).ceil() as i32;
-        let common: Vec<String> = if chunks.len() >= 20 {
-            client
+        let vectors = if chunks.is_empty() {
+            None
+        } else {
+            Some(
+                candle_core::Tensor::from_vec(
+                    vectors,
+                    (chunks.len(), embed::DIM),
+                    &candle_core::Device::Cpu,
+                )
+                .map_err(AppError::internal)?,
+            )
+        };
+        let n_chunks = chunks.len() as f64;
+        let mut idf = HashMap::new();
+        if !chunks.is_empty() {
+            for r in client
                 .query(
-                    "SELECT word FROM ts_stat('SELECT tsv FROM knowledge_chunks WHERE active')
-                     WHERE ndoc > $1",
-                    &[&min_docs],
+                    "SELECT word, ndoc FROM ts_stat('SELECT tsv FROM knowledge_chunks WHERE active')",
+                    &[],
                 )
                 .await
                 .map_err(db_err)?
-                .iter()
-                .map(|r| r.get(0))
-                .collect()
-        } else {
-            Vec::new()
-        };
+            {
+                let ndoc = f64::from(r.get::<_, i32>(1)).max(1.0);
+                // Words in more than a fifth of the chunks tell little and
+                // would make the query scan most of the index: left out.
+                if n_chunks < 50.0 || ndoc <= n_chunks * COMMON_SHARE {
+                    idf.insert(r.get::<_, String>(0), (n_chunks / ndoc).ln().max(0.05));
+                }
+            }
+        }
         drop(client);
         let index = Index {
             entries,
             chunks,
             vectors,
-            common,
+            idf,
             fingerprint,
             loaded: true,
         };
@@ -510,20 +557,23 @@ impl Retriever {
         q: &[f32],
         domain: Option<&str>,
         n: usize,
-    ) -> Vec<(usize, usize, f32)> {
+    ) -> Result<Vec<(usize, usize, f32)>, AppError> {
+        let Some(vectors) = &index.vectors else {
+            return Ok(Vec::new());
+        };
+        let cosines: Vec<f32> =
+            candle_core::Tensor::from_slice(q, (embed::DIM, 1), &candle_core::Device::Cpu)
+                .and_then(|q| vectors.matmul(&q))
+                .and_then(|s| s.flatten_all())
+                .and_then(|s| s.to_vec1())
+                .map_err(AppError::internal)?;
         let mut best: HashMap<usize, (usize, f32)> = HashMap::new();
-        for (ci, (c, v)) in index
-            .chunks
-            .iter()
-            .zip(index.vectors.chunks_exact(embed::DIM))
-            .enumerate()
-        {
+        for (ci, (c, s)) in index.chunks.iter().zip(cosines).enumerate() {
             if let Some(d) = domain {
                 if index.entries[c.entry].domain != d {
                     continue;
                 }
             }
-            let s = embed::dot(q, v);
             let e = best.entry(c.entry).or_insert((ci, f32::MIN));
             if s > e.1 {
                 *e = (ci, s);
@@ -533,20 +583,29 @@ impl Retriever {
             best.into_iter().map(|(e, (c, s))| (e, c, s)).collect();
         ranked.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
         ranked.truncate(n);
-        ranked
+        Ok(ranked)
     }
 
     /// The exact cosine search alone, for an already embedded query: entry
     /// ids and their best chunk's cosine, best first.
-    pub fn rank_by_vector(&self, q: &[f32], k: usize, domain: Option<&str>) -> Vec<(String, f32)> {
+    pub fn rank_by_vector(
+        &self,
+        q: &[f32],
+        k: usize,
+        domain: Option<&str>,
+    ) -> Result<Vec<(String, f32)>, AppError> {
         let index = self.current();
-        Self::vector_ranking(&index, q, domain, k)
+        Ok(Self::vector_ranking(&index, q, domain, k)?
             .into_iter()
             .map(|(e, _, s)| (index.entries[e].id.clone(), s))
-            .collect()
+            .collect())
     }
 
-    /// Entries matching the full-text query, best first (entry ids).
+    /// Entries matching the full-text query, best first (entry ids). Each
+    /// chunk scores the sum of its matching lexemes' IDF (twice for a
+    /// title or tag match, 1.5 times for a heading match): PostgreSQL's own
+    /// `ts_rank` counts every word alike, so a question's common words
+    /// ("want", "life", "work") would outweigh its one telling word.
     async fn text_ranking(
         &self,
         index: &Index,
@@ -554,31 +613,55 @@ impl Retriever {
         domain: Option<&str>,
         n: usize,
     ) -> Result<Vec<String>, AppError> {
-        // quote_literal writes E'...' for backslashes, which tsquery does not read.
-        let text: String = expanded.chars().filter(|c| *c != '\\').collect();
         let limit = i64::try_from(n).unwrap_or(100);
         let client = platform::db::conn(&self.pool).await?;
+        // The query's lexemes, as each configuration reads them.
         let rows = client
             .query(
-                "WITH q AS (
-                   SELECT
-                     (SELECT string_agg(quote_literal(l), ' | ')
-                        FROM unnest(tsvector_to_array(to_tsvector('english', $1))) AS l
-                       WHERE NOT (l = ANY($4::text[])))::tsquery AS qe,
-                     (SELECT string_agg(quote_literal(l), ' | ')
-                        FROM unnest(tsvector_to_array(to_tsvector('simple', $1))) AS l
-                       WHERE NOT (l = ANY($4::text[])))::tsquery AS qs
-                 )
-                 SELECT c.entry_id,
-                        max(ts_rank(c.tsv, CASE WHEN c.fts_config = 'english' THEN q.qe ELSE q.qs END)) AS rank
-                 FROM q, knowledge_chunks c JOIN knowledge_entries e ON e.id = c.entry_id
-                 WHERE c.active AND e.active AND ($2::text IS NULL OR e.domain = $2)
-                   AND ((c.fts_config = 'english' AND c.tsv @@ q.qe)
-                     OR (c.fts_config = 'simple' AND c.tsv @@ q.qs))
-                 GROUP BY c.entry_id
-                 ORDER BY rank DESC, c.entry_id
-                 LIMIT $3",
-                &[&text, &domain, &limit, &index.common],
+                "SELECT DISTINCT l FROM unnest(
+                   tsvector_to_array(to_tsvector('english', $1))
+                   || tsvector_to_array(to_tsvector('simple', $1))) AS l",
+                &[&expanded],
+            )
+            .await
+            .map_err(db_err)?;
+        let mut lexemes: Vec<String> = Vec::new();
+        let mut weights: Vec<f64> = Vec::new();
+        for r in rows {
+            let l: String = r.get(0);
+            if let Some(w) = index.idf.get(&l) {
+                lexemes.push(l);
+                weights.push(*w);
+            }
+        }
+        if lexemes.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Any of the lexemes, as they are (tsquery's own syntax: quoted,
+        // quotes doubled; backslashes dropped), so the GIN index finds the
+        // candidate chunks.
+        let tsquery = lexemes
+            .iter()
+            .map(|l| format!("'{}'", l.replace('\\', "").replace('\'', "''")))
+            .collect::<Vec<_>>()
+            .join(" | ");
+        let rows = client
+            .query(
+                "WITH q AS (SELECT * FROM unnest($1::text[], $2::float8[]) AS q(lexeme, idf)),
+                 chunks AS (
+                   SELECT c.entry_id,
+                          sum(q.idf * CASE WHEN 'A' = ANY(t.weights) THEN 2.0
+                                           WHEN 'B' = ANY(t.weights) THEN 1.5 ELSE 1.0 END) AS score
+                   FROM knowledge_chunks c
+                   JOIN knowledge_entries e ON e.id = c.entry_id
+                   CROSS JOIN LATERAL unnest(c.tsv) AS t(lexeme, positions, weights)
+                   JOIN q ON q.lexeme = t.lexeme
+                   WHERE c.active AND e.active AND ($3::text IS NULL OR e.domain = $3)
+                     AND c.tsv @@ $5::text::tsquery
+                   GROUP BY c.id, c.entry_id)
+                 SELECT entry_id, max(score) AS score FROM chunks
+                 GROUP BY entry_id ORDER BY score DESC, entry_id LIMIT $4",
+                &[&lexemes, &weights, &domain, &limit, &tsquery],
             )
             .await
             .map_err(db_err)?;
@@ -601,6 +684,13 @@ impl Retriever {
         fn rashi(e: &EntryMeta, s: &str) -> bool {
             e.domain == "rashi" && e.sign.as_deref() == Some(s)
         }
+        // Yogas named in the question ("Malavya yoga", "gajakesari").
+        push(&|e| {
+            e.domain == "yoga"
+                && e.id
+                    .strip_prefix("yoga-")
+                    .is_some_and(|name| keys.names(name))
+        });
         if keys.sign_question {
             for s in &keys.signs {
                 push(&|e| rashi(e, s));
@@ -628,7 +718,9 @@ impl Retriever {
             for h in &keys.houses {
                 push(&|e| e.domain == "bhava" && e.house == Some(*h));
             }
-        } else if keys.graha_house.is_empty() && keys.graha_sign.is_empty() {
+        }
+        // A planet named alone, last ("What does Jupiter mean?").
+        if keys.graha_house.is_empty() && keys.graha_sign.is_empty() {
             for g in &keys.grahas {
                 push(&|e| e.domain == "graha" && e.graha.as_deref() == Some(g));
             }
@@ -670,16 +762,26 @@ impl Retriever {
         if query.is_empty() {
             return Err(AppError::validation("q", "give a question to search for"));
         }
+        let expanded = self.glossary.expand(query);
+        let q = self.embed_query(&expanded).await?;
+        Ok(self.search_embedded(&expanded, &q, k, domain).await?.hits)
+    }
+
+    /// The retrieval proper, for a glossary-expanded query already embedded:
+    /// the three rankings and their fusion.
+    pub async fn search_embedded(
+        &self,
+        expanded: &str,
+        q: &[f32],
+        k: usize,
+        domain: Option<&str>,
+    ) -> Result<Explained, AppError> {
         let k = k.clamp(1, self.cfg.max_k.max(1));
         let index = self.current();
-        let expanded = self.glossary.expand(query);
         let n = self.cfg.candidates.max(k);
-        let (q, text_ids) = tokio::try_join!(
-            self.embed_query(&expanded),
-            self.text_ranking(&index, &expanded, domain, n)
-        )?;
-        let vector = Self::vector_ranking(&index, &q, domain, n);
-        let keys = Self::key_ranking(&index, &query_keys(&expanded), domain);
+        let text_ids = self.text_ranking(&index, expanded, domain, n).await?;
+        let vector = Self::vector_ranking(&index, q, domain, n)?;
+        let keys = Self::key_ranking(&index, &query_keys(expanded), domain);
         let rrf = |rank: usize| 1.0 / (self.cfg.rrf_k + rank as f64 + 1.0);
         let mut scores: HashMap<usize, f64> = HashMap::new();
         let mut best_chunk: HashMap<usize, usize> = HashMap::new();
@@ -693,10 +795,12 @@ impl Retriever {
             .enumerate()
             .map(|(i, e)| (e.id.as_str(), i))
             .collect();
-        for (rank, id) in text_ids.iter().enumerate() {
-            if let Some(&e) = by_id.get(id.as_str()) {
-                *scores.entry(e).or_default() += rrf(rank);
-            }
+        let text: Vec<usize> = text_ids
+            .iter()
+            .filter_map(|id| by_id.get(id.as_str()).copied())
+            .collect();
+        for (rank, e) in text.iter().enumerate() {
+            *scores.entry(*e).or_default() += rrf(rank);
         }
         for (rank, e) in keys.iter().enumerate() {
             *scores.entry(*e).or_default() += rrf(rank);
@@ -704,10 +808,18 @@ impl Retriever {
         let mut fused: Vec<(usize, f64)> = scores.into_iter().collect();
         fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         fused.truncate(k);
-        Ok(fused
-            .into_iter()
-            .map(|(e, s)| Self::hit(&index, e, best_chunk.get(&e).copied(), s))
-            .collect())
+        let ids = |v: &mut dyn Iterator<Item = usize>| -> Vec<String> {
+            v.take(10).map(|e| index.entries[e].id.clone()).collect()
+        };
+        Ok(Explained {
+            vector: ids(&mut vector.iter().map(|v| v.0)),
+            text: ids(&mut text.iter().copied()),
+            keys: ids(&mut keys.iter().copied()),
+            hits: fused
+                .into_iter()
+                .map(|(e, s)| Self::hit(&index, e, best_chunk.get(&e).copied(), s))
+                .collect(),
+        })
     }
 
     /// The entries written for these placements (graha in house, graha in
@@ -832,10 +944,10 @@ mod tests {
         let k = query_keys("Shani (saturn) in 7th bhava (house) affects marriage");
         assert_eq!(k.graha_house[0], ("saturn".to_owned(), 7));
         let k = query_keys("My Rahu is in the 7th and Ketu in the 1st");
-        assert_eq!(
-            &k.graha_house[..2],
-            &[("rahu".to_owned(), 7), ("ketu".to_owned(), 1)]
-        );
+        // Each graha with the house written after it comes first.
+        let mut first_two = k.graha_house[..2].to_vec();
+        first_two.sort();
+        assert_eq!(first_two, [("ketu".to_owned(), 1), ("rahu".to_owned(), 7)]);
         let k = query_keys("Is Rahu in the sixth house good?");
         assert_eq!(k.graha_house, vec![("rahu".to_owned(), 6)]);
         let k = query_keys("Surya (sun) in lagna (ascendant first house)");
