@@ -141,7 +141,7 @@ impl QueryKeys {
             return false;
         }
         let joined = parts.concat();
-        self.words.iter().any(|w| *w == joined)
+        self.words.contains(&joined)
             || self
                 .words
                 .windows(parts.len())
