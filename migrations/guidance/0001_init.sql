@@ -20,6 +20,10 @@ CREATE TABLE knowledge_entries (
     body         text NOT NULL,
     -- SHA-256 over everything above but the id: an unchanged file changes nothing.
     content_hash text NOT NULL,
+    -- corpus entries: the content_hash of the file as last seeded. A seed
+    -- rewrites the entry only when the file changed since, so an admin's
+    -- later edit (or deactivation) stands until the file itself changes.
+    source_hash  text,
     version      integer NOT NULL DEFAULT 1,
     active       boolean NOT NULL DEFAULT true,
     origin       text NOT NULL DEFAULT 'corpus' CHECK (origin IN ('corpus', 'admin')),
@@ -35,14 +39,20 @@ CREATE TABLE knowledge_versions (
     title        text NOT NULL,
     body         text NOT NULL,
     content_hash text NOT NULL,
+    -- the whole entry as it was after this change (tags, keys, language, ...)
+    content      jsonb NOT NULL,
+    active       boolean NOT NULL,
     changed_by   uuid,
     created_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (entry_id, version)
 );
 
--- An entry split at its headings. A chunk whose text (and embedding model)
--- is unchanged keeps its embedding; `tsv` covers the text and its glossary
--- expansion, so "Shani" finds "Saturn" and the other way round.
+-- An entry split at its headings. A chunk whose embedded text (and
+-- embedding model) is unchanged keeps its embedding (`content_hash` covers
+-- both); `tsv` covers the title, tags, heading, text and their glossary
+-- expansions, so "Shani" finds "Saturn" and the other way round. It is
+-- built with `fts_config`: `english` for English entries, `simple` (no
+-- stemming, no stop words) for the others.
 CREATE TABLE knowledge_chunks (
     id              bigserial PRIMARY KEY,
     entry_id        text NOT NULL REFERENCES knowledge_entries (id),
@@ -52,12 +62,14 @@ CREATE TABLE knowledge_chunks (
     content_hash    text NOT NULL,
     embedding_model text NOT NULL,
     embedding       real[] NOT NULL,
+    fts_config      text NOT NULL CHECK (fts_config IN ('english', 'simple')),
     tsv             tsvector NOT NULL,
     active          boolean NOT NULL DEFAULT true,
     updated_at      timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT knowledge_chunks_entry_ord UNIQUE (entry_id, ord)
 );
 CREATE INDEX knowledge_chunks_tsv ON knowledge_chunks USING gin (tsv) WHERE active;
+CREATE INDEX knowledge_chunks_hash ON knowledge_chunks (content_hash);
 
 -- Conversations -------------------------------------------------------------
 CREATE TABLE conversations (

@@ -12,7 +12,9 @@
 
 pub mod chat;
 pub mod config;
+pub mod corpus;
 pub mod embed;
+pub mod eval;
 pub mod glossary;
 pub mod knowledge;
 pub mod llm;
@@ -68,7 +70,7 @@ pub struct Application {
 impl Application {
     pub async fn build(base: BaseConfig, cfg: GuidanceConfig) -> anyhow::Result<Application> {
         let mut runtime = Runtime::start(base).await?;
-        let retriever = Arc::new(retrieval::Retriever);
+        let retriever = knowledge::start(&mut runtime, &cfg).await?;
         let llm = Arc::new(llm::Chain::new(Vec::new()));
         let state = web::Data::new(AppState {
             pool: runtime.pool.clone(),

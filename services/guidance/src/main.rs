@@ -15,6 +15,16 @@ struct Cli {
 enum Command {
     #[command(flatten)]
     Standard(platform::cli::Command),
+    /// Load the knowledge corpus (knowledge.dir) into the database:
+    /// validated first, idempotent, versioned, only changed chunks embedded.
+    Seed {
+        /// The corpus folder (default: knowledge.dir).
+        #[arg(long)]
+        dir: Option<String>,
+        /// Only validate the corpus; write nothing.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -31,5 +41,16 @@ fn main() -> ExitCode {
                 app.run_until_stopped().await
             },
         ),
+        Command::Seed { dir, check } => match guidance::load_config(&[]) {
+            Ok((base, cfg)) => platform::cli::run_task("guidance", &base.clone(), async move {
+                guidance::knowledge::seed_command(base, cfg, dir, check)
+                    .await
+                    .map(|_| ())
+            }),
+            Err(e) => {
+                eprintln!("guidance: {e}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
