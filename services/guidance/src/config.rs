@@ -252,10 +252,10 @@ impl Validate for GuidanceConfig {
         if !(0.0 < l.top_p && l.top_p <= 1.0) {
             return Err(ConfigError::invalid("llm.local.top_p", "must be in (0, 1]"));
         }
-        if l.context_tokens > 4096 {
+        if l.context_tokens > 8192 {
             return Err(ConfigError::invalid(
                 "llm.local.context_tokens",
-                "must be at most 4096 (the positions the model runs)",
+                "must be at most 8192 (SmolLM2's context length)",
             ));
         }
         if self.llm.breaker_failures == 0 {

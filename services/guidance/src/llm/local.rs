@@ -9,14 +9,14 @@
 //! the generation stops at the next token.
 
 use super::chatml;
+use super::llama::{Cache, Llama};
 use super::sampler::Sampler;
 use super::tokenizer::{SmolTokenizer, StreamDecoder};
 use super::{ChatRequest, Chunk, ChunkStream, LlmError, Provider, Usage};
 use crate::config::LocalModelConfig;
 use candle_core::quantized::gguf_file;
 use candle_core::quantized::{GgmlDType, QTensor};
-use candle_core::{Device, Tensor};
-use candle_transformers::models::quantized_llama::{ModelWeights, MAX_SEQ_LEN};
+use candle_core::Device;
 use futures_util::future::BoxFuture;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,7 +44,7 @@ fn provider_err(e: impl std::fmt::Display) -> LlmError {
 
 /// The loaded model: weights, tokenizer and the generation slots.
 pub struct LocalModel {
-    weights: ModelWeights,
+    weights: Llama,
     tokenizer: Arc<SmolTokenizer>,
     cfg: LocalModelConfig,
     slots: Arc<Semaphore>,
@@ -57,18 +57,12 @@ impl LocalModel {
         if !Path::new(&cfg.gguf).is_file() {
             return Err(LlmError::NotConfigured(install_hint(&cfg.gguf)));
         }
-        if cfg.context_tokens > MAX_SEQ_LEN {
-            return Err(provider_err(format!(
-                "llm.local.context_tokens is {} but the model runs at most {MAX_SEQ_LEN} positions",
-                cfg.context_tokens
-            )));
-        }
         let mut file = std::fs::File::open(&cfg.gguf)
             .map_err(|e| provider_err(format!("{}: {e}", cfg.gguf)))?;
         let content = gguf_file::Content::read(&mut file)
             .map_err(|e| provider_err(format!("{}: {e}", cfg.gguf)))?;
         let tokenizer = SmolTokenizer::from_gguf(&content).map_err(provider_err)?;
-        let weights = ModelWeights::from_gguf(content, &mut file, &Device::Cpu)
+        let weights = Llama::from_gguf(&content, &mut file, cfg.context_tokens)
             .map_err(|e| provider_err(format!("{}: {e}", cfg.gguf)))?;
         Ok(LocalModel {
             weights,
@@ -95,16 +89,16 @@ impl LocalModel {
     /// A fresh KV cache over the shared weights (blocking use: benches).
     pub fn session(&self) -> Session {
         Session {
+            cache: self.weights.cache(),
             model: self.weights.clone(),
-            pos: 0,
         }
     }
 }
 
 /// One sequence being evaluated: its own KV cache over the shared weights.
 pub struct Session {
-    model: ModelWeights,
-    pos: usize,
+    model: Llama,
+    cache: Cache,
 }
 
 impl Session {
@@ -114,25 +108,18 @@ impl Session {
         if ids.is_empty() {
             return Err(provider_err("nothing to evaluate"));
         }
-        if self.pos + ids.len() > MAX_SEQ_LEN {
+        if self.cache.len() + ids.len() > self.model.max_positions() {
             return Err(LlmError::PromptTooLong);
         }
-        let input = Tensor::new(ids, &Device::Cpu)
-            .and_then(|t| t.unsqueeze(0))
-            .map_err(provider_err)?;
-        let logits = self
-            .model
-            .forward(&input, self.pos)
-            .and_then(|l| l.squeeze(0))
+        self.model
+            .forward(ids, &mut self.cache)
             .and_then(|l| l.to_vec1::<f32>())
-            .map_err(provider_err)?;
-        self.pos += ids.len();
-        Ok(logits)
+            .map_err(provider_err)
     }
 
     /// Positions evaluated so far.
     pub fn position(&self) -> usize {
-        self.pos
+        self.cache.len()
     }
 }
 

@@ -12,6 +12,7 @@
 
 pub mod chain;
 pub mod chatml;
+pub mod llama;
 pub mod local;
 pub mod openai;
 pub mod sampler;

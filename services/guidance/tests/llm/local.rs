@@ -218,3 +218,90 @@ fn convert_model_keeps_the_metadata_and_writes_q8_0() {
         .all(|t| matches!(t.ggml_dtype, GgmlDType::Q8_0 | GgmlDType::F32)));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Our forward pass (grown-in-place KV cache, grouped queries) computes
+/// what candle-transformers' quantized_llama computes.
+#[test]
+fn the_lean_forward_pass_equals_quantized_llama() {
+    use candle_core::quantized::gguf_file;
+    use candle_core::{Device, Tensor};
+    use candle_transformers::models::quantized_llama::ModelWeights;
+    let path = crate::helpers::model_path();
+    let mut f = std::fs::File::open(&path).expect("open");
+    let ct = gguf_file::Content::read(&mut f).expect("read");
+    let mut reference = ModelWeights::from_gguf(ct, &mut f, &Device::Cpu).expect("load");
+    let ours = shared_model();
+    let mut session = ours.session();
+    let prompt = ours
+        .tokenizer()
+        .encode("Saturn (शनि / சனி) in the 7th house asks for patience")
+        .expect("encode");
+    let compare = |a: &[f32], b: &[f32], what: &str| {
+        assert_eq!(a.len(), b.len());
+        let worst = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 1e-2, "{what}: logits differ by up to {worst}");
+        let argmax = |v: &[f32]| {
+            v.iter()
+                .enumerate()
+                .fold(
+                    (0, f32::MIN),
+                    |b, (i, x)| if *x > b.1 { (i, *x) } else { b },
+                )
+                .0
+        };
+        assert_eq!(argmax(a), argmax(b), "{what}");
+        argmax(a) as u32
+    };
+    let input = Tensor::new(prompt.as_slice(), &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    let expected: Vec<f32> = reference
+        .forward(&input, 0)
+        .unwrap()
+        .squeeze(0)
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let got = session.feed(&prompt).expect("feed");
+    let mut next = compare(&got, &expected, "prompt");
+    let mut pos = prompt.len();
+    for step in 0..4 {
+        let input = Tensor::new(&[next], &Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        let expected: Vec<f32> = reference
+            .forward(&input, pos)
+            .unwrap()
+            .squeeze(0)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let got = session.feed(&[next]).expect("feed");
+        next = compare(&got, &expected, &format!("step {step}"));
+        pos += 1;
+    }
+    // A second chunk of several tokens after the first (rectangular mask).
+    let more = ours.tokenizer().encode(" and discipline.").expect("encode");
+    let input = Tensor::new(more.as_slice(), &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    let expected: Vec<f32> = reference
+        .forward(&input, pos)
+        .unwrap()
+        .squeeze(0)
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    compare(
+        &session.feed(&more).expect("feed"),
+        &expected,
+        "second chunk",
+    );
+}
