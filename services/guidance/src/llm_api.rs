@@ -40,7 +40,13 @@ pub fn start(runtime: &mut Runtime, state: web::Data<AppState>) -> anyhow::Resul
         return Ok(None);
     }
     let http = &runtime.config.http;
-    let (listener, port) = platform::http::bind(&http.host, state.cfg.llm_api.port)?;
+    let wanted = state.cfg.llm_api.port;
+    let (listener, port) = platform::http::bind(&http.host, wanted).map_err(|e| {
+        anyhow::anyhow!(
+            "llm_api.port {wanted} on {}: {e} (tests: set llm_api.port = 0 or llm_api.enabled = false)",
+            http.host
+        )
+    })?;
     let api = web::Data::new(ApiState {
         local: state.llm.local(),
         created: chrono::Utc::now().timestamp(),
