@@ -90,6 +90,13 @@ pub struct LocalModelConfig {
     pub gguf: String,
     /// Generations running at once (each on a blocking thread).
     pub concurrency: usize,
+    /// CPU threads candle computes with (`CANDLE_NUM_THREADS` and
+    /// `RAYON_NUM_THREADS`, set by `guidance serve` before the model loads);
+    /// 0: candle's default, one per physical core. candle's thread pool
+    /// spins at every operation: on cores shared with other busy processes
+    /// fewer threads are faster (see `just bench-guidance`).
+    #[serde(default)]
+    pub threads: usize,
     pub temperature: f64,
     pub top_p: f64,
     pub repeat_penalty: f32,
@@ -158,6 +165,7 @@ pub fn defaults(
             ".local/models/SmolLM2-135M-Instruct.Q8_0.gguf",
         )?
         .set_default("llm.local.concurrency", 1)?
+        .set_default("llm.local.threads", 0)?
         .set_default("llm.local.temperature", 0.7)?
         .set_default("llm.local.top_p", 0.9)?
         .set_default("llm.local.repeat_penalty", 1.15)?

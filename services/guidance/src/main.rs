@@ -46,16 +46,23 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Standard(cmd) => platform::cli::run_standard(
-            "guidance",
-            cmd,
-            guidance::load_config(&[]),
-            guidance::MIGRATIONS,
-            |base, cfg| async move {
-                let app = guidance::Application::build(base, cfg).await?;
-                platform::shutdown::on_signals(app.shutdown_token());
-                app.run_until_stopped().await
-            },
-        ),
+        Command::Standard(cmd) => {
+            let loaded = guidance::load_config(&[]);
+            if let Ok((_, cfg)) = &loaded {
+                // Before any thread exists: candle reads these once.
+                guidance::llm::local::set_threads(cfg.llm.local.threads);
+            }
+            platform::cli::run_standard(
+                "guidance",
+                cmd,
+                loaded,
+                guidance::MIGRATIONS,
+                |base, cfg| async move {
+                    let app = guidance::Application::build(base, cfg).await?;
+                    platform::shutdown::on_signals(app.shutdown_token());
+                    app.run_until_stopped().await
+                },
+            )
+        }
     }
 }

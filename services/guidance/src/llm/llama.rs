@@ -19,14 +19,51 @@ use candle_core::quantized::{gguf_file, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::Embedding;
 
+/// Prompts at least this long multiply by dequantized weights (see [`Linear`]).
+const PROMPT_GEMM_MIN_ROWS: usize = 32;
+
+/// A quantized weight. One row (decoding) goes through candle's quantized
+/// matmul; many rows (a prompt) through the weight dequantized to f32 for
+/// the call and an f32 GEMM, which reuses each weight across rows where
+/// candle's Q8_0 path is one dot product per row and column (4-6x faster
+/// at 512 rows). Weights whose width is a multiple of 256 keep the
+/// quantized path: candle repacks those into tiles that are already fast.
+struct Linear {
+    q: QMatMul,
+    t: std::sync::Arc<QTensor>,
+    gemm_for_prompts: bool,
+}
+
+impl Linear {
+    fn new(t: QTensor) -> Result<Linear> {
+        let t = std::sync::Arc::new(t);
+        let k = t.shape().dims().last().copied().unwrap_or(0);
+        Ok(Linear {
+            q: QMatMul::from_arc(t.clone())?,
+            t,
+            gemm_for_prompts: k % 256 != 0,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let rows = x.elem_count() / x.dims().last().copied().unwrap_or(1).max(1);
+        if self.gemm_for_prompts && rows >= PROMPT_GEMM_MIN_ROWS {
+            let w = self.t.dequantize(&Device::Cpu)?;
+            x.matmul(&w.t()?)
+        } else {
+            self.q.forward(x)
+        }
+    }
+}
+
 struct Layer {
-    wq: QMatMul,
-    wk: QMatMul,
-    wv: QMatMul,
-    wo: QMatMul,
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
+    wq: Linear,
+    wk: Linear,
+    wv: Linear,
+    wo: Linear,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
     attn_norm: Tensor,
     ffn_norm: Tensor,
 }
@@ -42,7 +79,7 @@ struct Weights {
     embed: Embedding,
     layers: Vec<Layer>,
     norm: Tensor,
-    output: QMatMul,
+    output: Linear,
     cos: Tensor,
     sin: Tensor,
     n_head: usize,
@@ -91,7 +128,7 @@ impl Llama {
             candle_core::bail!("unsupported head layout {n_head}/{n_kv_head}/{rope_dim}");
         }
         let t = |r: &mut R, name: &str| ct.tensor(r, name, &dev);
-        let mm = |q: QTensor| QMatMul::from_qtensor(q);
+        let mm = Linear::new;
         let embed_q = t(r, "token_embd.weight")?;
         let embed = Embedding::new(embed_q.dequantize(&dev)?, dim);
         let norm = t(r, "output_norm.weight")?.dequantize(&dev)?;

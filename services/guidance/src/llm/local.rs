@@ -35,6 +35,18 @@ pub fn install_hint(path: &str) -> String {
     )
 }
 
+/// Sets the threads candle computes with (`llm.local.threads`; 0 leaves
+/// candle's default). Call it at the start of `main`, before any other
+/// thread exists: candle reads `CANDLE_NUM_THREADS` / `RAYON_NUM_THREADS`
+/// once, when its pools start, and the environment must not change while
+/// other threads may read it.
+pub fn set_threads(threads: usize) {
+    if threads > 0 {
+        std::env::set_var("CANDLE_NUM_THREADS", threads.to_string());
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+    }
+}
+
 fn provider_err(e: impl std::fmt::Display) -> LlmError {
     LlmError::Provider {
         provider: NAME.into(),

@@ -348,3 +348,57 @@ fn the_lean_forward_pass_equals_quantized_llama() {
         "second chunk",
     );
 }
+
+/// Long prompts multiply by dequantized weights (an f32 GEMM, not Q8_0
+/// activations): the logits stay within quantisation noise of
+/// quantized_llama's and pick the same token.
+#[test]
+fn long_prompts_through_the_f32_gemm_stay_close_to_quantized_llama() {
+    use candle_core::quantized::gguf_file;
+    use candle_core::{Device, Tensor};
+    use candle_transformers::models::quantized_llama::ModelWeights;
+    let path = crate::helpers::model_path();
+    let mut f = std::fs::File::open(&path).expect("open");
+    let ct = gguf_file::Content::read(&mut f).expect("read");
+    let mut reference = ModelWeights::from_gguf(ct, &mut f, &Device::Cpu).expect("load");
+    let ours = shared_model();
+    let prompt = ours
+        .tokenizer()
+        .encode(&"Jupiter in the ninth house blesses teachers and long journeys. ".repeat(8))
+        .expect("encode");
+    assert!(prompt.len() >= 64, "{}", prompt.len());
+    let input = Tensor::new(prompt.as_slice(), &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    let expected: Vec<f32> = reference
+        .forward(&input, 0)
+        .unwrap()
+        .squeeze(0)
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let got = ours.session().feed(&prompt).expect("feed");
+    let worst = got
+        .iter()
+        .zip(&expected)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    let top = |v: &[f32]| {
+        v.iter()
+            .enumerate()
+            .fold(
+                (0, f32::MIN),
+                |b, (i, x)| if *x > b.1 { (i, *x) } else { b },
+            )
+            .0
+    };
+    assert!(worst < 2.0, "logits differ by up to {worst}");
+    // The reference's choice is (nearly) ours too: a repeated sentence
+    // leaves near ties, so no exact argmax.
+    let (ours_top, ref_top) = (top(&got), top(&expected));
+    assert!(
+        got[ref_top] >= got[ours_top] - 0.5,
+        "{ours_top} vs {ref_top}"
+    );
+}
