@@ -9,13 +9,17 @@
 //! * when decoding, grouped-query attention puts the `n_rep` query heads
 //!   of a KV head in one matmul against that head's keys
 //!   (`n_kv × n_rep × d`), instead of copying every K and V `n_rep` times
-//!   at every token (`repeat_kv`); a prompt repeats them once.
+//!   at every token (`repeat_kv`); a prompt repeats them once;
+//! * Q, K and V are one matmul, and so are gate and up (rows concatenated
+//!   at load: one quantization of the input and one parallel region);
+//! * a prompt of 32 tokens or more multiplies by dequantized weights with
+//!   an f32 GEMM where candle has no tiled Q8_0 kernel (see [`Linear`]).
 //!
 //! `examples/guidance_llm_bench.rs` measures it against llama.cpp; the test
 //! `the_lean_forward_pass_equals_quantized_llama` (tests/llm/local.rs)
 //! checks that its logits equal `quantized_llama`'s, prompt and steps.
 
-use candle_core::quantized::{gguf_file, QMatMul, QTensor};
+use candle_core::quantized::{gguf_file, QMatMul, QStorage, QTensor};
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::Embedding;
 
@@ -56,13 +60,37 @@ impl Linear {
     }
 }
 
+/// The rows of several weights of the same width and type, as one weight
+/// (Q8_0 and the other block formats quantize each row on its own, so the
+/// rows' bytes concatenate): Q, K and V, and gate and up, each become one
+/// matmul — one quantization of the input and one parallel region, not
+/// three or two.
+fn fuse(parts: &[QTensor]) -> Result<QTensor> {
+    let Some(first) = parts.first() else {
+        candle_core::bail!("nothing to fuse");
+    };
+    let (dtype, (_, k)) = (first.dtype(), first.shape().dims2()?);
+    let mut rows = 0;
+    let mut data = Vec::new();
+    for t in parts {
+        let (n, tk) = t.shape().dims2()?;
+        if tk != k || t.dtype() != dtype {
+            candle_core::bail!("cannot fuse {:?} with {:?}", t.shape(), first.shape());
+        }
+        rows += n;
+        data.extend_from_slice(&t.data()?);
+    }
+    let storage = QStorage::from_data(std::borrow::Cow::Owned(data), &Device::Cpu, dtype)?;
+    QTensor::new(storage, (rows, k))
+}
+
 struct Layer {
-    wq: Linear,
-    wk: Linear,
-    wv: Linear,
+    /// Q, K and V rows: `n_head·d + 2·n_kv·d` outputs.
+    qkv: Linear,
     wo: Linear,
-    gate: Linear,
-    up: Linear,
+    /// Gate and up rows: `2·ffn` outputs.
+    gate_up: Linear,
+    ffn: usize,
     down: Linear,
     attn_norm: Tensor,
     ffn_norm: Tensor,
@@ -139,13 +167,17 @@ impl Llama {
         let mut layers = Vec::with_capacity(n_layer);
         for i in 0..n_layer {
             let p = format!("blk.{i}");
+            let gate = t(r, &format!("{p}.ffn_gate.weight"))?;
+            let ffn = gate.shape().dims2()?.0;
             layers.push(Layer {
-                wq: mm(t(r, &format!("{p}.attn_q.weight"))?)?,
-                wk: mm(t(r, &format!("{p}.attn_k.weight"))?)?,
-                wv: mm(t(r, &format!("{p}.attn_v.weight"))?)?,
+                qkv: mm(fuse(&[
+                    t(r, &format!("{p}.attn_q.weight"))?,
+                    t(r, &format!("{p}.attn_k.weight"))?,
+                    t(r, &format!("{p}.attn_v.weight"))?,
+                ])?)?,
                 wo: mm(t(r, &format!("{p}.attn_output.weight"))?)?,
-                gate: mm(t(r, &format!("{p}.ffn_gate.weight"))?)?,
-                up: mm(t(r, &format!("{p}.ffn_up.weight"))?)?,
+                gate_up: mm(fuse(&[gate, t(r, &format!("{p}.ffn_up.weight"))?])?)?,
+                ffn,
                 down: mm(t(r, &format!("{p}.ffn_down.weight"))?)?,
                 attn_norm: t(r, &format!("{p}.attn_norm.weight"))?.dequantize(&dev)?,
                 ffn_norm: t(r, &format!("{p}.ffn_norm.weight"))?.dequantize(&dev)?,
@@ -224,9 +256,10 @@ impl Llama {
         let mut x = w.embed.forward(&Tensor::new(ids, &dev)?)?; // (seq, dim)
         for (l, layer) in w.layers.iter().enumerate() {
             let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, w.eps)?;
-            let q = layer.wq.forward(&h)?;
-            let k = layer.wk.forward(&h)?;
-            let v = layer.wv.forward(&h)?;
+            let qkv = layer.qkv.forward(&h)?; // (seq, nh·hd + 2·nkv·hd)
+            let q = qkv.narrow(1, 0, nh * hd)?;
+            let k = qkv.narrow(1, nh * hd, nkv * hd)?;
+            let v = qkv.narrow(1, (nh + nkv) * hd, nkv * hd)?;
             let q = q.reshape((1, seq, nh, hd))?.transpose(1, 2)?.contiguous()?;
             let k = k
                 .reshape((1, seq, nkv, hd))?
@@ -270,8 +303,9 @@ impl Llama {
             };
             let x1 = (layer.wo.forward(&y)? + &x)?;
             let h = candle_nn::ops::rms_norm(&x1, &layer.ffn_norm, w.eps)?;
-            let g = candle_nn::ops::silu(&layer.gate.forward(&h)?)?;
-            let u = layer.up.forward(&h)?;
+            let gu = layer.gate_up.forward(&h)?; // (seq, 2·ffn)
+            let g = candle_nn::ops::silu(&gu.narrow(1, 0, layer.ffn)?)?;
+            let u = gu.narrow(1, layer.ffn, layer.ffn)?;
             x = (layer.down.forward(&(g * u)?)? + x1)?;
         }
         cache.len = total;
