@@ -80,6 +80,12 @@ bench-charts *args:
 bench-pricing *args:
     JYOTIFLOW__ENV=development cargo run --release -p pricing --example pricing_bench -- {{args}}
 
+# Guidance's local language model: prompt and generated tokens/s and time to first token, side by side with llama.cpp (llama-cpp-python, built from source the first time) on the same GGUF.
+bench-guidance *args:
+    services/guidance/scripts/install-model.sh
+    python3 -c 'import llama_cpp' 2>/dev/null || python3 -m pip install -q llama-cpp-python
+    JYOTIFLOW__ENV=development cargo run --release -p guidance --example guidance_llm_bench -- {{args}}
+
 # Astro engine: charts per second, ours vs pyswisseph side by side (installs pyswisseph for the comparison only).
 bench-astro seconds="5":
     python3 -c 'import swisseph' 2>/dev/null || python3 -m pip install -q pyswisseph

@@ -50,13 +50,36 @@ pub struct RetrievalConfig {
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct LlmConfig {
-    /// Providers in the order they are tried: `local`, `openai`.
+    /// Providers in the order they are tried: `local`, `openai`. A list in
+    /// TOML, or comma-separated (`JYOTIFLOW__LLM__PROVIDERS=openai,local`).
+    #[serde(deserialize_with = "list_or_comma_separated")]
     pub providers: Vec<String>,
     pub local: LocalModelConfig,
     pub openai: OpenAiConfig,
     /// Failures before a provider's circuit opens, and how long it stays open.
     pub breaker_failures: u32,
     pub breaker_open_secs: u64,
+}
+
+/// A list of strings, or one string of comma-separated items (environment
+/// variables cannot hold lists).
+fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        List(Vec<String>),
+        One(String),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::List(v) => v,
+        Either::One(s) => s
+            .split(',')
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty())
+            .collect(),
+    })
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -67,6 +90,13 @@ pub struct LocalModelConfig {
     pub gguf: String,
     /// Generations running at once (each on a blocking thread).
     pub concurrency: usize,
+    /// CPU threads candle computes with (`CANDLE_NUM_THREADS` and
+    /// `RAYON_NUM_THREADS`, set by `guidance serve` before the model loads);
+    /// 0: candle's default, one per physical core. candle's thread pool
+    /// spins at every operation: on cores shared with other busy processes
+    /// fewer threads are faster (see `just bench-guidance`).
+    #[serde(default)]
+    pub threads: usize,
     pub temperature: f64,
     pub top_p: f64,
     pub repeat_penalty: f32,
@@ -135,6 +165,7 @@ pub fn defaults(
             ".local/models/SmolLM2-135M-Instruct.Q8_0.gguf",
         )?
         .set_default("llm.local.concurrency", 1)?
+        .set_default("llm.local.threads", 0)?
         .set_default("llm.local.temperature", 0.7)?
         .set_default("llm.local.top_p", 0.9)?
         .set_default("llm.local.repeat_penalty", 1.15)?
@@ -228,6 +259,18 @@ impl Validate for GuidanceConfig {
         }
         if !(0.0 < l.top_p && l.top_p <= 1.0) {
             return Err(ConfigError::invalid("llm.local.top_p", "must be in (0, 1]"));
+        }
+        if l.context_tokens > 8192 {
+            return Err(ConfigError::invalid(
+                "llm.local.context_tokens",
+                "must be at most 8192 (SmolLM2's context length)",
+            ));
+        }
+        if self.llm.breaker_failures == 0 {
+            return Err(ConfigError::invalid(
+                "llm.breaker_failures",
+                "must be greater than 0",
+            ));
         }
         if l.context_tokens <= l.max_tokens {
             return Err(ConfigError::invalid(

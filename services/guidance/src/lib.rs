@@ -71,7 +71,7 @@ impl Application {
     pub async fn build(base: BaseConfig, cfg: GuidanceConfig) -> anyhow::Result<Application> {
         let mut runtime = Runtime::start(base).await?;
         let retriever = knowledge::start(&mut runtime, &cfg).await?;
-        let llm = Arc::new(llm::Chain::new(Vec::new()));
+        let llm = Arc::new(llm::Chain::from_config(&cfg, &runtime.metrics).await?);
         let state = web::Data::new(AppState {
             pool: runtime.pool.clone(),
             bus: runtime.bus.clone(),

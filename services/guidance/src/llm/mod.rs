@@ -11,9 +11,13 @@
 //! has been sent, a failure ends the answer (the caller releases the hold).
 
 pub mod chain;
+pub mod chatml;
+pub mod llama;
 pub mod local;
 pub mod openai;
+pub mod sampler;
 pub mod tokenizer;
+pub mod wire;
 
 pub use chain::Chain;
 
