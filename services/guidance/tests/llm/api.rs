@@ -18,8 +18,15 @@ async fn spawn_app(extra: &[(&str, String)]) -> App {
     let backing = testkit::Backing::new(None, None)
         .await
         .expect("database and NATS");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut o: Vec<(&str, String)> = vec![
         ("llm.local.gguf", model_path()),
+        // The service also loads its embedding model and glossary at start.
+        (
+            "embedding.model_dir",
+            root.join("../../.local/models/all-minilm-l6-v2").display().to_string(),
+        ),
+        ("knowledge.glossary", root.join("glossary.tsv").display().to_string()),
         ("llm.local.max_tokens", "16".into()),
         ("llm_api.port", "0".into()),
     ];
