@@ -1,10 +1,42 @@
 //! Languages and personas, and every fixed text the service says in each
 //! language (prompt instructions, the crisis answer, disclaimers, hints).
 
-use serde::{Deserialize, Serialize};
+use platform::input::VALIDATION_MARK;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// An unknown value is a validation failure (422 naming the field), not a
+/// malformed body.
+fn parse_or_refuse<'de, D, T>(
+    d: D,
+    parse: fn(&str) -> Option<T>,
+    known: &str,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let s = String::deserialize(d)?;
+    parse(&s)
+        .ok_or_else(|| serde::de::Error::custom(format!("{VALIDATION_MARK}must be one of {known}")))
+}
+
+impl<'de> Deserialize<'de> for Language {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        parse_or_refuse(d, Language::parse, "en, ta, hi")
+    }
+}
+
+impl<'de> Deserialize<'de> for Persona {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        parse_or_refuse(
+            d,
+            Persona::parse,
+            "swamiji, general, relationship, career, comprehensive",
+        )
+    }
+}
 
 /// Languages answers are given in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     En,
@@ -41,7 +73,7 @@ impl Language {
 }
 
 /// Who answers, and in what mode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Persona {
     /// Swamiji's general guidance (the default).

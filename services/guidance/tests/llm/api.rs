@@ -24,9 +24,14 @@ async fn spawn_app(extra: &[(&str, String)]) -> App {
         // The service also loads its embedding model and glossary at start.
         (
             "embedding.model_dir",
-            root.join("../../.local/models/all-minilm-l6-v2").display().to_string(),
+            root.join("../../.local/models/all-minilm-l6-v2")
+                .display()
+                .to_string(),
         ),
-        ("knowledge.glossary", root.join("glossary.tsv").display().to_string()),
+        (
+            "knowledge.glossary",
+            root.join("glossary.tsv").display().to_string(),
+        ),
         ("llm.local.max_tokens", "16".into()),
         ("llm_api.port", "0".into()),
     ];
