@@ -1,7 +1,7 @@
 # Recipes a person runs; ./dev.sh installs what they need first, and CI
 # (.ci/run) runs the same ones.
 
-services := "gateway charts pricing"
+services := "gateway charts pricing guidance"
 db_url := env_var_or_default("JYOTIFLOW__DATABASE__URL", "postgres://postgres@127.0.0.1:5432/jyotiflow")
 
 default:
@@ -42,6 +42,8 @@ up: build
     for s in {{services}}; do
       ./target/release/$s migrate
     done
+    # guidance's knowledge corpus (idempotent: unchanged entries are skipped)
+    ./target/release/guidance seed
     for s in {{services}}; do
       if [ -f .local/pids/$s ] && kill -0 "$(cat .local/pids/$s)" 2>/dev/null; then
         echo "$s already running (pid $(cat .local/pids/$s))"; continue
@@ -54,7 +56,8 @@ up: build
       ./target/release/$s healthcheck && echo "$s ready" || { echo "$s did not become ready; see .local/logs/$s.log"; exit 1; }
     done
     echo "gateway: http://127.0.0.1:8080  (try: curl http://127.0.0.1:8080/readyz)"
-    echo "charts 8081, pricing 8082 (reach them through the gateway under /api/v1/...)"
+    echo "charts 8081, pricing 8082, guidance 8083 (reach them through the gateway under /api/v1/...)"
+    echo "guidance's local model as an OpenAI-compatible API: http://127.0.0.1:8093/v1 (not routed by the gateway)"
 
 # Stop what `up` started.
 down:
@@ -80,11 +83,17 @@ bench-charts *args:
 bench-pricing *args:
     JYOTIFLOW__ENV=development cargo run --release -p pricing --example pricing_bench -- {{args}}
 
-# Guidance's local language model: prompt and generated tokens/s and time to first token, side by side with llama.cpp (llama-cpp-python, built from source the first time) on the same GGUF.
+# Guidance: embedding throughput, recall@5/MRR and retrieval p50/p99 at the
+# corpus size; the local model's prompt and generated tokens/s side by side
+# with llama.cpp (llama-cpp-python, built from source the first time) on the
+# same GGUF; time to first token through the gateway with 4 concurrent
+# conversations and the faithfulness check's correction rate.
 bench-guidance *args:
     services/guidance/scripts/install-model.sh
     python3 -c 'import llama_cpp' 2>/dev/null || python3 -m pip install -q llama-cpp-python
-    JYOTIFLOW__ENV=development cargo run --release -p guidance --example guidance_llm_bench -- {{args}}
+    JYOTIFLOW__ENV=development cargo run -q --release -p guidance --example knowledge_bench
+    JYOTIFLOW__ENV=development cargo run -q --release -p guidance --example guidance_llm_bench -- {{args}}
+    JYOTIFLOW__ENV=development cargo run -q --release -p guidance --example guidance_e2e_bench -- 4 3 64
 
 # Astro engine: charts per second, ours vs pyswisseph side by side (installs pyswisseph for the comparison only).
 bench-astro seconds="5":

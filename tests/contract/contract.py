@@ -37,8 +37,12 @@ import uuid
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 # The gateway last: its fuzzed logout revokes the token it is called with.
-SERVICES = ["charts", "pricing", "gateway"]
-PORTS = {"charts": 0, "pricing": 0, "gateway": 0}
+SERVICES = ["charts", "pricing", "guidance", "gateway"]
+PORTS = {"charts": 0, "pricing": 0, "guidance": 0, "gateway": 0}
+MODELS = os.environ.get("JYOTIFLOW_MODELS", os.path.join(ROOT, ".local", "models"))
+# Guidance answers from a few domains of the corpus (seeding all of it would
+# only cost time), with short answers: the run checks the contract, not prose.
+CONTRACT_CORPUS = ["bhava", "ethics", "practice", "remedy", "dasha"]
 PASSWORD = "a contract lotus 108"
 WEBHOOK_SECRET = "whsec_contract_run_secret"
 
@@ -182,6 +186,7 @@ class Platform:
                 "JYOTIFLOW__HTTP__METRICS_ADDRESS": "127.0.0.1:0",
                 "JYOTIFLOW__UPSTREAMS__CHARTS": f"http://127.0.0.1:{PORTS['charts']}",
                 "JYOTIFLOW__UPSTREAMS__PRICING": f"http://127.0.0.1:{PORTS['pricing']}",
+                "JYOTIFLOW__UPSTREAMS__GUIDANCE": f"http://127.0.0.1:{PORTS['guidance']}",
                 # The fuzzer is one client sending thousands of requests
                 # (and failed logins) from one address.
                 "JYOTIFLOW__RATE_LIMIT__ENABLED": "false",
@@ -196,6 +201,18 @@ class Platform:
                 "JYOTIFLOW__STRIPE__SECRET_KEY": "sk_test_contract",
                 "JYOTIFLOW__STRIPE__API_BASE": f"http://127.0.0.1:{self.stripe.port}",
             })
+        if service == "guidance":
+            env.update({
+                "JYOTIFLOW__KNOWLEDGE__DIR": os.path.join(self.workdir, "knowledge"),
+                "JYOTIFLOW__KNOWLEDGE__GLOSSARY": os.path.join(ROOT, "services", "guidance", "glossary.tsv"),
+                "JYOTIFLOW__EMBEDDING__MODEL_DIR": os.path.join(MODELS, "all-minilm-l6-v2"),
+                "JYOTIFLOW__LLM__LOCAL__GGUF": os.path.join(MODELS, "SmolLM2-135M-Instruct.Q8_0.gguf"),
+                "JYOTIFLOW__LLM__LOCAL__MAX_TOKENS": "8",
+                "JYOTIFLOW__LLM_API__ENABLED": "false",
+                "JYOTIFLOW__ANSWERS__SOURCES": "1",
+                "JYOTIFLOW__ANSWERS__HISTORY_TOKENS": "64",
+                "JYOTIFLOW__ANSWERS__UPSTREAM_TIMEOUT_MS": "20000",
+            })
         return env
 
     def start(self):
@@ -209,13 +226,18 @@ class Platform:
         )
         for s in SERVICES:
             PORTS[s] = free_port()
-        for s in ["charts", "pricing", "gateway"]:
+        corpus = os.path.join(self.workdir, "knowledge")
+        for d in CONTRACT_CORPUS:
+            shutil.copytree(os.path.join(ROOT, "services", "guidance", "knowledge", d), os.path.join(corpus, d))
+        for s in SERVICES:
             exe = os.path.join(self.bin_dir, s)
             subprocess.run([exe, "migrate"], env=self.env(s), check=True, capture_output=True)
+            if s == "guidance":
+                subprocess.run([exe, "seed"], env=self.env(s), check=True, capture_output=True)
             logf = open(os.path.join(self.workdir, f"{s}.log"), "w")
             self.procs[s] = subprocess.Popen([exe, "serve"], env=self.env(s), stdout=logf, stderr=logf)
-        for s in ["charts", "pricing", "gateway"]:
-            wait_ready(PORTS[s], self.procs[s], s)
+        for s in SERVICES:
+            wait_ready(PORTS[s], self.procs[s], s, timeout=120)
 
     def stop(self):
         for p in self.procs.values():
@@ -271,7 +293,7 @@ class Platform:
         tables = psql(self.db_url, """
             SELECT string_agg(format('%I.%I', table_schema, table_name), ',' ORDER BY 1)
             FROM information_schema.tables
-            WHERE table_schema IN ('gateway','charts','pricing') AND table_type = 'BASE TABLE'
+            WHERE table_schema IN ('gateway','charts','pricing','guidance') AND table_type = 'BASE TABLE'
               AND table_name NOT IN ('login_throttle', 'refinery_schema_history', 'schema_migrations')""")
         out = {}
         for t in tables.split(","):

@@ -145,6 +145,10 @@ pub struct AnswersConfig {
     pub sources: usize,
     /// How long charts and pricing may take to answer.
     pub upstream_timeout_ms: u64,
+    /// A comment line is sent on an SSE answer this often while nothing
+    /// else is: proxies keep the stream open, and a client that left is
+    /// noticed (its hold released) even while the model is silent.
+    pub keepalive_ms: u64,
 }
 
 pub fn defaults(
@@ -189,13 +193,14 @@ pub fn defaults(
         .set_default("llm.breaker_open_secs", 30)?
         .set_default("llm_api.enabled", true)?
         .set_default("llm_api.port", 8093)?
-        .set_default("answers.service_code", "guidance_answer")?
+        .set_default("answers.service_code", "text_guidance")?
         .set_default("answers.text_service_code", "guidance_text")?
         .set_default("answers.max_input_chars", 4000)?
         .set_default("answers.per_user_per_minute", 10)?
         .set_default("answers.history_tokens", 600)?
         .set_default("answers.sources", 4)?
-        .set_default("answers.upstream_timeout_ms", 5000)
+        .set_default("answers.upstream_timeout_ms", 5000)?
+        .set_default("answers.keepalive_ms", 1000)
 }
 
 impl Validate for GuidanceConfig {
@@ -287,6 +292,12 @@ impl Validate for GuidanceConfig {
             ));
         }
         positive("answers.sources", a.sources)?;
+        if !(10..=60_000).contains(&a.keepalive_ms) {
+            return Err(ConfigError::invalid(
+                "answers.keepalive_ms",
+                "must be between 10 and 60000",
+            ));
+        }
         Ok(())
     }
 }

@@ -249,7 +249,7 @@ pub async fn respond(
         let text = answer.text.clone().unwrap_or_default();
         return Ok(if sse {
             let events = vec![Event::Delta(text), Event::Done(Box::new(answer))];
-            sse_response(futures_util::stream::iter(events).boxed())
+            sse_response(futures_util::stream::iter(events).boxed(), keepalive(&state))
         } else {
             HttpResponse::Ok().json(answer)
         });
@@ -292,6 +292,7 @@ pub async fn respond(
             });
             Ok(sse_response(
                 futures_util::stream::iter([first]).chain(rest).boxed(),
+                keepalive(&state),
             ))
         }
         Some(first) => {
@@ -313,16 +314,36 @@ pub async fn respond(
     }
 }
 
-fn sse_response(events: futures_util::stream::BoxStream<'static, Event>) -> HttpResponse {
-    let body = events.map(|e| {
-        let (name, data) = match e {
-            Event::Delta(text) => ("delta", json!({ "text": text })),
-            Event::Done(a) => ("done", serde_json::to_value(*a).unwrap_or_default()),
-            Event::Error(e) => ("error", json!({ "error": e })),
+fn keepalive(state: &AppState) -> Duration {
+    Duration::from_millis(state.cfg.answers.keepalive_ms)
+}
+
+fn render(e: Event) -> bytes::Bytes {
+    let (name, data) = match e {
+        Event::Delta(text) => ("delta", json!({ "text": text })),
+        Event::Done(a) => ("done", serde_json::to_value(*a).unwrap_or_default()),
+        Event::Error(e) => ("error", json!({ "error": e })),
+    };
+    bytes::Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
+}
+
+/// The events as SSE, with a comment line whenever `every` passes without
+/// one: writing to a client that left fails, which drops this stream and
+/// with it the receiver the generation sends to (see [`run`]).
+fn sse_response(
+    events: futures_util::stream::BoxStream<'static, Event>,
+    every: Duration,
+) -> HttpResponse {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let body = futures_util::stream::unfold((events, tick), |(mut events, mut tick)| async move {
+        let out = tokio::select! {
+            e = events.next() => render(e?),
+            _ = tick.tick() => bytes::Bytes::from_static(b": keep-alive\n\n"),
         };
-        Ok::<_, std::convert::Infallible>(bytes::Bytes::from(format!(
-            "event: {name}\ndata: {data}\n\n"
-        )))
+        // Quiet time restarts after every write.
+        tick.reset();
+        Some((Ok::<_, std::convert::Infallible>(out), (events, tick)))
     });
     HttpResponse::Ok()
         .content_type("text/event-stream")
@@ -536,7 +557,13 @@ async fn run(state: Arc<AppState>, job: Job, tx: mpsc::Sender<Event>) {
         Ok((name, mut stream)) => {
             provider = Some(name);
             let outcome = loop {
-                match stream.next().await {
+                // A client that leaves is noticed even while the provider is
+                // silent (a stalled stream would otherwise keep the hold).
+                let next = tokio::select! {
+                    n = stream.next() => n,
+                    () = tx.closed() => break Outcome::Cancelled,
+                };
+                match next {
                     Some(Ok(Chunk::Delta(d))) => {
                         let ready = checker.push(&d);
                         if !ready.is_empty() {
