@@ -63,8 +63,10 @@ async fn main() -> anyhow::Result<()> {
         let r = p
             .http
             .post(format!("{gw}/api/v1/auth/register"))
-            .json(&json!({"email": format!("bench-{i}-{}@example.com", uuid::Uuid::new_v4().simple()),
-                          "password": "a quiet lotus 108", "display_name": "Bench"}))
+            .json(
+                &json!({"email": format!("bench-{i}-{}@example.com", uuid::Uuid::new_v4().simple()),
+                          "password": "a quiet lotus 108", "display_name": "Bench"}),
+            )
             .send()
             .await?;
         let body: Value = r.json().await?;
@@ -169,7 +171,10 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .map(|r| r.2["corrected"].as_u64().unwrap_or(0) + r.2["dropped"].as_u64().unwrap_or(0))
         .sum();
-    let delivered = results.iter().filter(|r| r.2["status"] == "complete").count();
+    let delivered = results
+        .iter()
+        .filter(|r| r.2["status"] == "complete")
+        .count();
     println!(
         "answers through the gateway: {} ({} delivered), {conversations} concurrent conversations, max {max_tokens} tokens, {:.1} s wall",
         results.len(),

@@ -249,7 +249,10 @@ pub async fn respond(
         let text = answer.text.clone().unwrap_or_default();
         return Ok(if sse {
             let events = vec![Event::Delta(text), Event::Done(Box::new(answer))];
-            sse_response(futures_util::stream::iter(events).boxed(), keepalive(&state))
+            sse_response(
+                futures_util::stream::iter(events).boxed(),
+                keepalive(&state),
+            )
         } else {
             HttpResponse::Ok().json(answer)
         });

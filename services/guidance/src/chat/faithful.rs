@@ -242,10 +242,11 @@ impl<'a> Checker<'a> {
             let Some(p) = self.facts.placement(graha) else {
                 continue;
             };
-            if negated
-                || has_any(clause, RELATION)
-                || has_any(&words[i.saturating_sub(3)..i], RELATION)
-            {
+            // "the lord of the 7th, Saturn, ..." and negations make no
+            // placement claim; a relation word inside the clause ends the
+            // part of it that can ("Moon in the 8th house signifies ..."
+            // still places the Moon; "Saturn rules the 7th house" does not).
+            if negated || has_any(&words[i.saturating_sub(3)..i], RELATION) {
                 // Retrograde and dignity claims still count, unless negated.
                 if !negated {
                     if let Some(v) = self.dignity_claims(p, clause) {
@@ -257,9 +258,17 @@ impl<'a> Checker<'a> {
             let mut k = 0;
             while k < clause.len() {
                 let (w, span) = &clause[k];
+                if RELATION.contains(&w.as_str()) {
+                    break;
+                }
                 if let Some(h) = vocab::house_of(w) {
                     let next = clause.get(k + 1).map(|x| x.0.as_str());
-                    if matches!(next, Some("house" | "bhava" | "bhavam")) && h != p.house {
+                    // "the 7th house from the Moon" counts from elsewhere.
+                    let counted_elsewhere = clause.get(k + 2).is_some_and(|x| x.0 == "from");
+                    if matches!(next, Some("house" | "bhava" | "bhavam"))
+                        && h != p.house
+                        && !counted_elsewhere
+                    {
                         edits.push(Edit {
                             span: span.clone(),
                             with: house_word(w, p.house),
@@ -515,6 +524,8 @@ mod tests {
             "You have Sasa yoga.",
             "Kuja dosha is present in your chart, so you have kuja dosha.",
             "Saturn rules the 10th house.",
+            "Your Saturn is the lord of the 10th house.",
+            "Your Saturn sits in the 6th house from your Moon.",
             "If Saturn is in the 5th house, children may come late.",
             "Meditate daily.",
         ] {
@@ -535,6 +546,13 @@ mod tests {
         assert_eq!(
             check("Your Venus in Purva Phalguni nakshatra is gentle."),
             Verdict::Corrected("Your Venus in Revati nakshatra is gentle.".into())
+        );
+        // A relation word after the placement does not hide it.
+        assert_eq!(
+            check("The moon's presence in the eighth house signifies that your husband is devoted to you."),
+            Verdict::Corrected(
+                "The moon's presence in the second house signifies that your husband is devoted to you.".into()
+            )
         );
         assert_eq!(
             check("Your ascendant is Leo."),

@@ -88,7 +88,11 @@ async fn a_grounded_answer_lists_its_chart_facts_and_sources_and_is_charged_once
     let c = p.conversation(&u, json!({"profile_id": pid})).await;
     let cid = c["id"].as_str().unwrap();
     let a = p
-        .answer(&u, cid, "Will Saturn delay my marriage? What does my 7th house say?")
+        .answer(
+            &u,
+            cid,
+            "Will Saturn delay my marriage? What does my 7th house say?",
+        )
         .await;
     assert_eq!(a["status"], "complete");
     assert_eq!(a["provider"], "local");
@@ -127,7 +131,10 @@ async fn a_grounded_answer_lists_its_chart_facts_and_sources_and_is_charged_once
     let db = p.db().await;
     let message = uuid::Uuid::parse_str(a["message_id"].as_str().unwrap()).unwrap();
     let hold: uuid::Uuid = db
-        .query_one("SELECT hold_id FROM guidance.messages WHERE id = $1", &[&message])
+        .query_one(
+            "SELECT hold_id FROM guidance.messages WHERE id = $1",
+            &[&message],
+        )
         .await
         .unwrap()
         .get(0);
@@ -191,7 +198,10 @@ async fn follow_up_questions_see_the_earlier_turns() {
         first["usage"]["prompt_tokens"].as_u64().unwrap(),
         second["usage"]["prompt_tokens"].as_u64().unwrap(),
     );
-    assert!(b > a + 5, "the second prompt ({b}) does not carry the first turn ({a})");
+    assert!(
+        b > a + 5,
+        "the second prompt ({b}) does not carry the first turn ({a})"
+    );
 }
 
 #[tokio::test]
@@ -201,7 +211,11 @@ async fn without_a_profile_the_answer_uses_the_knowledge_base_and_asks_for_birth
     p.fund(&u, 50).await;
     let c = p.conversation(&u, json!({})).await;
     let a = p
-        .answer(&u, c["id"].as_str().unwrap(), "How should I begin meditation?")
+        .answer(
+            &u,
+            c["id"].as_str().unwrap(),
+            "How should I begin meditation?",
+        )
         .await;
     assert_eq!(a["status"], "complete");
     assert_eq!(a["chart_facts"], json!([]));
@@ -264,7 +278,13 @@ async fn a_crisis_message_gets_help_no_model_no_charge_and_a_flag() {
     assert_eq!(p.active_holds(&u).await, 0);
     // A user is not an admin.
     let r = p
-        .send("guidance", Method::GET, "/api/v1/admin/guidance/flags", &u, None)
+        .send(
+            "guidance",
+            Method::GET,
+            "/api/v1/admin/guidance/flags",
+            &u,
+            None,
+        )
         .await;
     assert_eq!(r.status(), 403);
 }
@@ -289,7 +309,9 @@ async fn another_users_conversation_or_profile_is_not_found() {
             Some(json!({"content": "What is my ascendant?"})),
         ),
     ] {
-        let r = p.send("guidance", m.clone(), &path, &b, body.as_ref()).await;
+        let r = p
+            .send("guidance", m.clone(), &path, &b, body.as_ref())
+            .await;
         assert_eq!(r.status(), 404, "{m} {path}");
     }
     // B cannot ground a conversation in A's profile.
@@ -307,7 +329,13 @@ async fn another_users_conversation_or_profile_is_not_found() {
     assert_eq!(p.balance(&b).await, 40);
     assert_eq!(p.messages(cid).await, vec![]);
     let r = p
-        .send("guidance", Method::GET, "/api/v1/guidance/conversations", &b, None)
+        .send(
+            "guidance",
+            Method::GET,
+            "/api/v1/guidance/conversations",
+            &b,
+            None,
+        )
         .await;
     let list: Value = r.json().await.unwrap();
     assert_eq!(list["conversations"], json!([]));
@@ -349,7 +377,13 @@ async fn bad_input_is_refused_and_changes_nothing() {
     let c = p.conversation(&u, json!({})).await;
     let cid = c["id"].as_str().unwrap();
     let long = "ॐ".repeat(4001);
-    for content in [json!(long), json!(""), json!("   "), json!("a\u{0000}b"), json!(7)] {
+    for content in [
+        json!(long),
+        json!(""),
+        json!("   "),
+        json!("a\u{0000}b"),
+        json!(7),
+    ] {
         let r = p
             .send(
                 "guidance",
@@ -388,7 +422,11 @@ async fn questions_over_the_per_user_limit_are_429_with_retry_after() {
     }
     let r = p.ask(&u, cid, "I want to end my life").await;
     assert_eq!(r.status(), 429);
-    let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
     // The limit is per user.
     let c2 = p.conversation(&other, json!({})).await;

@@ -21,7 +21,9 @@ async fn without_enough_credits_it_is_402_and_nothing_is_generated() {
     p.profile(&u, "1985-11-20", "21:15").await;
     let c = p.conversation(&u, json!({})).await;
     let cid = c["id"].as_str().unwrap();
-    let r = p.ask(&u, cid, "What does my chart say about my career?").await;
+    let r = p
+        .ask(&u, cid, "What does my chart say about my career?")
+        .await;
     assert_eq!(r.status(), 402);
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["error"]["code"], "insufficient_credits", "{e}");
@@ -46,7 +48,9 @@ async fn a_failing_provider_releases_the_hold_and_charges_nothing() {
     p.profile(&u, "1985-11-20", "21:15").await;
     let c = p.conversation(&u, json!({})).await;
     let cid = c["id"].as_str().unwrap();
-    let r = p.ask(&u, cid, "What does my chart say about my career?").await;
+    let r = p
+        .ask(&u, cid, "What does my chart say about my career?")
+        .await;
     assert_eq!(r.status(), 503);
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["error"]["code"], "service_unavailable", "{e}");
@@ -84,7 +88,11 @@ async fn a_dead_openai_endpoint_falls_back_to_the_local_model() {
     p.profile(&u, "1985-11-20", "21:15").await;
     let c = p.conversation(&u, json!({})).await;
     let a = p
-        .answer(&u, c["id"].as_str().unwrap(), "What does my chart say about my career?")
+        .answer(
+            &u,
+            c["id"].as_str().unwrap(),
+            "What does my chart say about my career?",
+        )
         .await;
     assert_eq!(a["status"], "complete");
     assert_eq!(a["provider"], "local");
@@ -111,9 +119,10 @@ async fn a_client_that_leaves_mid_stream_pays_nothing() {
     let cid = c["id"].as_str().unwrap();
     let resp = p
         .http
-        .post(p.guidance.url(&format!(
-            "/api/v1/guidance/conversations/{cid}/messages"
-        )))
+        .post(
+            p.guidance
+                .url(&format!("/api/v1/guidance/conversations/{cid}/messages")),
+        )
         .header("X-Internal-Token", p.token("guidance", &u))
         .header("Accept", "text/event-stream")
         .json(&json!({"content": "Tell me about my career"}))

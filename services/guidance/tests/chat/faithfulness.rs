@@ -61,9 +61,26 @@ const ORDINALS: &[(&str, u64)] = &[
 
 /// Words after which a sentence is not about this chart's placements.
 const NOT_A_CLAIM: &[&str] = &[
-    "if", "when", "lord", "lords", "rules", "ruler", "aspect", "aspects", "transit",
-    "transits", "transiting", "can", "may", "might", "could", "generally", "people",
-    "ascendant", "lagna", "rising",
+    "if",
+    "when",
+    "lord",
+    "lords",
+    "rules",
+    "ruler",
+    "aspect",
+    "aspects",
+    "transit",
+    "transits",
+    "transiting",
+    "can",
+    "may",
+    "might",
+    "could",
+    "generally",
+    "people",
+    "ascendant",
+    "lagna",
+    "rising",
 ];
 
 fn words(s: &str) -> Vec<String> {
@@ -117,7 +134,10 @@ pub fn contradictions(text: &str, summary: &Value) -> Vec<String> {
             if pair[0] == "in" && SIGNS.contains(&pair[1].as_str()) {
                 let sign = p["sign"].as_str().unwrap_or_default().to_lowercase();
                 if sign != pair[1] {
-                    bad.push(format!("{sentence:?}: {graha} is in {sign}, not {}", pair[1]));
+                    bad.push(format!(
+                        "{sentence:?}: {graha} is in {sign}, not {}",
+                        pair[1]
+                    ));
                 }
             }
         }
@@ -131,11 +151,28 @@ fn the_verifier_finds_what_it_should() {
         {"graha": "saturn", "sign": "libra", "house": 7},
         {"graha": "moon", "sign": "leo", "house": 5}
     ]});
-    assert!(contradictions("Your Saturn is in the 7th house. Your Moon is in Leo.", &summary).is_empty());
-    assert_eq!(contradictions("Your Saturn sits in the 5th house.", &summary).len(), 1);
-    assert_eq!(contradictions("Your Moon in Aries makes you bold.", &summary).len(), 1);
-    assert_eq!(contradictions("Your Shani is in the tenth house.", &summary).len(), 1);
-    assert!(contradictions("If Saturn is in the 5th house, patience helps you.", &summary).is_empty());
+    assert!(contradictions(
+        "Your Saturn is in the 7th house. Your Moon is in Leo.",
+        &summary
+    )
+    .is_empty());
+    assert_eq!(
+        contradictions("Your Saturn sits in the 5th house.", &summary).len(),
+        1
+    );
+    assert_eq!(
+        contradictions("Your Moon in Aries makes you bold.", &summary).len(),
+        1
+    );
+    assert_eq!(
+        contradictions("Your Shani is in the tenth house.", &summary).len(),
+        1
+    );
+    assert!(contradictions(
+        "If Saturn is in the 5th house, patience helps you.",
+        &summary
+    )
+    .is_empty());
 }
 
 const QUESTIONS: &[&str] = &[
@@ -146,7 +183,11 @@ const QUESTIONS: &[&str] = &[
     "Is Venus well placed in my chart for love?",
 ];
 
-async fn one_chart(p: &Platform, u: &User, date: &str, time: &str) -> (usize, u64, Vec<String>) {
+async fn one_chart(
+    p: &Platform,
+    u: &User,
+    (date, time, persona): (&str, &str, &str),
+) -> (usize, u64, Vec<String>) {
     let profile = p.profile(u, date, time).await;
     let pid = profile["id"].as_str().unwrap();
     let summary = p.chart_summary(u, pid).await;
@@ -155,7 +196,9 @@ async fn one_chart(p: &Platform, u: &User, date: &str, time: &str) -> (usize, u6
     let mut bad = Vec::new();
     for q in QUESTIONS {
         // A fresh conversation per question: each answer stands on its chart alone.
-        let c = p.conversation(u, json!({"profile_id": pid})).await;
+        let c = p
+            .conversation(u, json!({"profile_id": pid, "persona": persona}))
+            .await;
         let a = p.answer(u, c["id"].as_str().unwrap(), q).await;
         assert_eq!(a["status"], "complete");
         crate::answers::assert_facts_match_chart(a["chart_facts"].as_array().unwrap(), &summary);
@@ -171,8 +214,10 @@ async fn one_chart(p: &Platform, u: &User, date: &str, time: &str) -> (usize, u6
 #[tokio::test]
 async fn fifty_answers_on_ten_charts_never_contradict_their_chart() {
     let p = spawn(Options {
-        max_tokens: 48,
-        extra: vec![("answers.sources", "2".into())],
+        // Short prompts and answers: the check is per sentence, and 50
+        // answers on two shared cores must stay within minutes.
+        max_tokens: 40,
+        extra: vec![("answers.sources", "1".into())],
         ..Options::default()
     })
     .await;
@@ -192,13 +237,15 @@ async fn fifty_answers_on_ten_charts_never_contradict_their_chart() {
     let mut corrected = 0;
     let mut bad = Vec::new();
     // Two charts at a time (the model pool serialises generation anyway).
-    for pair in births.chunks(2) {
+    for (n, pair) in births.chunks(2).enumerate() {
         let runs = pair.iter().map(|(d, t)| {
             let p = &p;
+            // Swamiji (the default) and a mode, alternately.
+            let persona = if n % 2 == 0 { "swamiji" } else { "general" };
             async move {
                 let u = p.user();
                 p.fund(&u, 1000).await;
-                one_chart(p, &u, d, t).await
+                one_chart(p, &u, (d, t, persona)).await
             }
         });
         for (n, c, b) in futures_util::future::join_all(runs).await {
@@ -207,7 +254,13 @@ async fn fifty_answers_on_ten_charts_never_contradict_their_chart() {
             bad.extend(b);
         }
     }
-    eprintln!("faithfulness: {total} answers, {corrected} sentences corrected or dropped by the service");
+    eprintln!(
+        "faithfulness: {total} answers, {corrected} sentences corrected or dropped by the service"
+    );
     assert_eq!(total, 50);
-    assert!(bad.is_empty(), "contradicting sentences:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "contradicting sentences:\n{}",
+        bad.join("\n")
+    );
 }

@@ -101,7 +101,9 @@ async fn an_answer_streams_through_the_gateway_and_is_charged_when_done() {
     let events = parse_sse(&text);
     let (last, deltas) = events.split_last().expect("events");
     assert!(!deltas.is_empty(), "{text}");
-    assert!(deltas.iter().all(|(e, d)| e == "delta" && d["text"].is_string()));
+    assert!(deltas
+        .iter()
+        .all(|(e, d)| e == "delta" && d["text"].is_string()));
     assert_eq!(last.0, "done", "{text}");
     let done = &last.1;
     assert!(done.get("text").is_none(), "done carries no text");

@@ -88,7 +88,9 @@ pub struct User {
 }
 
 pub async fn spawn(opts: Options) -> Platform {
-    let backing = testkit::Backing::new(None, None).await.expect("database and NATS");
+    let backing = testkit::Backing::new(None, None)
+        .await
+        .expect("database and NATS");
     // The corpus, copied.
     let corpus =
         std::env::temp_dir().join(format!("guidance-chat-{}", uuid::Uuid::new_v4().simple()));
@@ -99,19 +101,29 @@ pub async fn spawn(opts: Options) -> Platform {
     }
     // charts and pricing, as the other services' tests start them.
     let (cb, cc) = charts::load_config(&backing.overrides(&[])).expect("charts config");
-    platform::cli::migrate(&cb, charts::MIGRATIONS).await.expect("charts migrate");
+    platform::cli::migrate(&cb, charts::MIGRATIONS)
+        .await
+        .expect("charts migrate");
     let charts_app = charts::Application::build(cb, cc).await.expect("charts");
-    let charts =
-        testkit::Running::spawn(charts_app.port(), charts_app.shutdown_token(), charts_app.run_until_stopped());
+    let charts = testkit::Running::spawn(
+        charts_app.port(),
+        charts_app.shutdown_token(),
+        charts_app.run_until_stopped(),
+    );
     let (pb, pc) = pricing::load_config(&backing.overrides(&[
         ("credits.welcome_grant", "20".into()),
         ("nats.request_timeout_ms", "5000".into()),
     ]))
     .expect("pricing config");
-    platform::cli::migrate(&pb, pricing::MIGRATIONS).await.expect("pricing migrate");
+    platform::cli::migrate(&pb, pricing::MIGRATIONS)
+        .await
+        .expect("pricing migrate");
     let pricing_app = pricing::Application::build(pb, pc).await.expect("pricing");
-    let pricing =
-        testkit::Running::spawn(pricing_app.port(), pricing_app.shutdown_token(), pricing_app.run_until_stopped());
+    let pricing = testkit::Running::spawn(
+        pricing_app.port(),
+        pricing_app.shutdown_token(),
+        pricing_app.run_until_stopped(),
+    );
     // guidance with the real models.
     let mut o: Vec<(&str, String)> = vec![
         ("llm_api.enabled", "false".into()),
@@ -119,9 +131,15 @@ pub async fn spawn(opts: Options) -> Platform {
         ("llm.local.gguf", models("SmolLM2-135M-Instruct.Q8_0.gguf")),
         ("llm.local.max_tokens", opts.max_tokens.to_string()),
         ("knowledge.dir", corpus.display().to_string()),
-        ("knowledge.glossary", manifest("glossary.tsv").display().to_string()),
+        (
+            "knowledge.glossary",
+            manifest("glossary.tsv").display().to_string(),
+        ),
         ("llm.providers", opts.providers.into()),
-        ("answers.per_user_per_minute", opts.per_user_per_minute.to_string()),
+        (
+            "answers.per_user_per_minute",
+            opts.per_user_per_minute.to_string(),
+        ),
         ("answers.upstream_timeout_ms", "20000".into()),
     ];
     if let Some(base) = &opts.openai_base {
@@ -131,11 +149,15 @@ pub async fn spawn(opts: Options) -> Platform {
     }
     o.extend(opts.extra.iter().cloned());
     let (gb, gc) = guidance::load_config(&backing.overrides(&o)).expect("guidance config");
-    platform::cli::migrate(&gb, guidance::MIGRATIONS).await.expect("guidance migrate");
+    platform::cli::migrate(&gb, guidance::MIGRATIONS)
+        .await
+        .expect("guidance migrate");
     guidance::knowledge::seed_command(gb.clone(), gc.clone(), None, false)
         .await
         .expect("seed");
-    let guidance_app = guidance::Application::build(gb, gc).await.expect("guidance");
+    let guidance_app = guidance::Application::build(gb, gc)
+        .await
+        .expect("guidance");
     let guidance = testkit::Running::spawn(
         guidance_app.port(),
         guidance_app.shutdown_token(),
@@ -152,13 +174,24 @@ pub async fn spawn(opts: Options) -> Platform {
             ("proxy.read_timeout_ms", "60000".into()),
         ]))
         .expect("gateway config");
-        platform::cli::migrate(&wb, gateway::MIGRATIONS).await.expect("gateway migrate");
+        platform::cli::migrate(&wb, gateway::MIGRATIONS)
+            .await
+            .expect("gateway migrate");
         let app = gateway::Application::build(wb, wc).await.expect("gateway");
-        Some(testkit::Running::spawn(app.port(), app.shutdown_token(), app.run_until_stopped()))
+        Some(testkit::Running::spawn(
+            app.port(),
+            app.shutdown_token(),
+            app.run_until_stopped(),
+        ))
     } else {
         None
     };
-    let testkit::Backing { database_url, nats_url, db, nats } = backing;
+    let testkit::Backing {
+        database_url,
+        nats_url,
+        db,
+        nats,
+    } = backing;
     let p = Platform {
         http: platform::http_client::builder()
             .timeout(Duration::from_secs(120))
@@ -178,9 +211,21 @@ pub async fn spawn(opts: Options) -> Platform {
     // Every endpoint the answer path uses answers over NATS.
     assert!(
         testkit::wait_until(Duration::from_secs(30), || async {
-            p.http.get(p.guidance.url("/readyz")).send().await.is_ok_and(|r| r.status() == 200)
-                && p.http.get(p.pricing.url("/readyz")).send().await.is_ok_and(|r| r.status() == 200)
-                && p.http.get(p.charts.url("/readyz")).send().await.is_ok_and(|r| r.status() == 200)
+            p.http
+                .get(p.guidance.url("/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+                && p.http
+                    .get(p.pricing.url("/readyz"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200)
+                && p.http
+                    .get(p.charts.url("/readyz"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200)
         })
         .await,
         "the services did not become ready"
@@ -199,7 +244,10 @@ impl Platform {
         let id = UserId::new();
         User {
             id,
-            principal: Principal { user_id: id, roles: vec![Role::User] },
+            principal: Principal {
+                user_id: id,
+                roles: vec![Role::User],
+            },
         }
     }
 
@@ -207,13 +255,18 @@ impl Platform {
         let id = UserId::new();
         User {
             id,
-            principal: Principal { user_id: id, roles: vec![Role::User, Role::Admin] },
+            principal: Principal {
+                user_id: id,
+                roles: vec![Role::User, Role::Admin],
+            },
         }
     }
 
     /// The token the gateway would forward to `service` for `user`.
     pub fn token(&self, service: &str, user: &User) -> String {
-        self.gateway_auth.sign(service, Some(&user.principal)).unwrap()
+        self.gateway_auth
+            .sign(service, Some(&user.principal))
+            .unwrap()
     }
 
     pub async fn send(
@@ -255,10 +308,18 @@ impl Platform {
 
     pub async fn balance(&self, user: &User) -> i64 {
         let r = self
-            .send("pricing", reqwest::Method::GET, "/api/v1/credits/balance", user, None)
+            .send(
+                "pricing",
+                reqwest::Method::GET,
+                "/api/v1/credits/balance",
+                user,
+                None,
+            )
             .await;
         assert_eq!(r.status(), 200);
-        r.json::<Value>().await.unwrap()["available"].as_i64().unwrap()
+        r.json::<Value>().await.unwrap()["available"]
+            .as_i64()
+            .unwrap()
     }
 
     /// A saved birth profile (Chennai by default place id).
@@ -278,7 +339,13 @@ impl Platform {
 
     pub async fn conversation(&self, user: &User, body: Value) -> Value {
         let r = self
-            .send("guidance", reqwest::Method::POST, "/api/v1/guidance/conversations", user, Some(&body))
+            .send(
+                "guidance",
+                reqwest::Method::POST,
+                "/api/v1/guidance/conversations",
+                user,
+                Some(&body),
+            )
             .await;
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
         r.json().await.unwrap()
