@@ -143,6 +143,7 @@ async fn changed(state: &AppState) {
 // ------------------------------------------------------------------ search
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// The question or words to search for (one line, at most 500 characters).
     #[param(value_type = String, max_length = 500, pattern = r"^[^\x00-\x1F\x7F]*$")]
@@ -353,6 +354,7 @@ fn validated(c: EntryContent) -> Result<EntryContent, AppError> {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Matches the id, title, tags or body (case ignored).
     #[param(value_type = Option<String>, max_length = 200)]
@@ -487,6 +489,7 @@ pub async fn admin_create(
 
 /// One entry, active or not (admins).
 #[utoipa::path(get, path = "/api/v1/admin/guidance/knowledge/{id}",
+    params(("id" = String, Path, description = "entry id (lowercase letters, digits and hyphens)")),
     responses(
         (status = 200, body = Entry),
         (status = 401, body = common::ErrorBody, description = "unauthorized"),
@@ -504,7 +507,8 @@ pub async fn admin_get(
 
 /// Edit an entry, or deactivate/reactivate it with `active` (admins). Each
 /// change is a new version; only chunks whose text changed are re-embedded.
-#[utoipa::path(patch, path = "/api/v1/admin/guidance/knowledge/{id}", request_body = EntryPatch,
+#[utoipa::path(patch, path = "/api/v1/admin/guidance/knowledge/{id}",
+    params(("id" = String, Path, description = "entry id (lowercase letters, digits and hyphens)")), request_body = EntryPatch,
     responses(
         (status = 200, body = Entry),
         (status = 400, body = common::ErrorBody, description = "malformed_json"),
@@ -582,6 +586,7 @@ pub async fn admin_update(
 /// Deactivate an entry (admins): it stops being searched; it is kept with
 /// its versions and can be reactivated with `PATCH {"active": true}`.
 #[utoipa::path(delete, path = "/api/v1/admin/guidance/knowledge/{id}",
+    params(("id" = String, Path, description = "entry id (lowercase letters, digits and hyphens)")),
     responses(
         (status = 200, body = Entry),
         (status = 401, body = common::ErrorBody, description = "unauthorized"),
@@ -615,6 +620,7 @@ pub async fn admin_deactivate(
 
 /// An entry's versions, newest first (admins).
 #[utoipa::path(get, path = "/api/v1/admin/guidance/knowledge/{id}/versions",
+    params(("id" = String, Path, description = "entry id (lowercase letters, digits and hyphens)")),
     responses(
         (status = 200, body = VersionList),
         (status = 401, body = common::ErrorBody, description = "unauthorized"),

@@ -130,9 +130,11 @@ pub struct MessageView {
     /// `complete`, `failed`, `cancelled` or `crisis`
     pub status: String,
     pub credits_charged: i64,
-    #[schema(value_type = Object)]
+    /// The knowledge entries the answer was given (`[]` for questions).
+    #[schema(value_type = Vec<answer::Source>)]
     pub sources: serde_json::Value,
-    #[schema(value_type = Object)]
+    /// The chart facts the answer was given (`[]` for questions).
+    #[schema(value_type = Vec<facts::Fact>)]
     pub chart_facts: serde_json::Value,
     pub created_at: DateTime<Utc>,
 }
