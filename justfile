@@ -10,9 +10,24 @@ default:
 # Full test suite against real PostgreSQL and real NATS servers. Services
 # refuse development secrets unless the environment says development or
 # test; the tests set it themselves, and so does this recipe.
+# One build; then the API contract run (real processes, mostly waiting on
+# I/O) runs beside the test binaries, and its report is printed at the end.
 test *args:
-    JYOTIFLOW__ENV=test cargo test --workspace --no-fail-fast {{args}}
-    just contract
+    #!/usr/bin/env bash
+    set -uo pipefail
+    export JYOTIFLOW__ENV=test
+    python3 -c 'import schemathesis' 2>/dev/null || python3 -m pip install -q 'schemathesis==4.32.5'
+    cargo test --workspace --no-run {{args}} || exit 1
+    cargo build --workspace --bins || exit 1
+    mkdir -p .local
+    python3 tests/contract/contract.py > .local/contract.log 2>&1 &
+    contract=$!
+    status=0
+    cargo test --workspace --no-fail-fast {{args}} || status=1
+    wait "$contract" || status=1
+    echo "---- API contract (tests/contract/contract.py) ----"
+    cat .local/contract.log
+    exit $status
 
 # The API contract: Schemathesis against every service through the gateway
 # (tests/contract/contract.py; a fixed seed and a bounded number of examples).

@@ -194,6 +194,7 @@ async fn one_chart(
     let mut answers = 0;
     let mut corrected = 0;
     let mut bad = Vec::new();
+    let mut prompt_tokens = 0;
     for q in QUESTIONS {
         // A fresh conversation per question: each answer stands on its chart alone.
         let c = p
@@ -203,11 +204,13 @@ async fn one_chart(
         assert_eq!(a["status"], "complete");
         crate::answers::assert_facts_match_chart(a["chart_facts"].as_array().unwrap(), &summary);
         corrected += a["corrected"].as_u64().unwrap() + a["dropped"].as_u64().unwrap();
+        prompt_tokens += a["usage"]["prompt_tokens"].as_u64().unwrap();
         for b in contradictions(a["text"].as_str().unwrap(), &summary) {
             bad.push(format!("{date} {time} / {q}: {b}"));
         }
         answers += 1;
     }
+    eprintln!("{date} {time}: {answers} answers, {prompt_tokens} prompt tokens");
     (answers, corrected, bad)
 }
 
@@ -216,7 +219,7 @@ async fn fifty_answers_on_ten_charts_never_contradict_their_chart() {
     let p = spawn(Options {
         // Short prompts and answers: the check is per sentence, and 50
         // answers on two shared cores must stay within minutes.
-        max_tokens: 40,
+        max_tokens: 32,
         extra: vec![("answers.sources", "1".into())],
         ..Options::default()
     })
