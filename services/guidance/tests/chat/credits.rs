@@ -11,12 +11,7 @@ use std::time::Duration;
 async fn without_enough_credits_it_is_402_and_nothing_is_generated() {
     let fake = fake_openai::start(Behaviour::StallsAfterASentence);
     // The provider counts its calls: none may happen.
-    let p = spawn(Options {
-        providers: "openai",
-        openai_base: Some(fake.base_url.clone()),
-        ..Options::default()
-    })
-    .await;
+    let p = spawn(Options::openai_at(&fake.base_url)).await;
     let u = p.user();
     p.profile(&u, "1985-11-20", "21:15").await;
     let c = p.conversation(&u, json!({})).await;
@@ -37,12 +32,7 @@ async fn without_enough_credits_it_is_402_and_nothing_is_generated() {
 #[tokio::test]
 async fn a_failing_provider_releases_the_hold_and_charges_nothing() {
     let fake = fake_openai::start(Behaviour::Fails);
-    let p = spawn(Options {
-        providers: "openai",
-        openai_base: Some(fake.base_url.clone()),
-        ..Options::default()
-    })
-    .await;
+    let p = spawn(Options::openai_at(&fake.base_url)).await;
     let u = p.user();
     p.fund(&u, 30).await;
     p.profile(&u, "1985-11-20", "21:15").await;
@@ -60,16 +50,7 @@ async fn a_failing_provider_releases_the_hold_and_charges_nothing() {
     assert_eq!(p.balance(&u).await, 30);
     let m = p.messages(cid).await;
     assert_eq!(m.last().unwrap(), &("assistant".into(), "failed".into(), 0));
-    let db = p.db().await;
-    let released: i64 = db
-        .query_one(
-            "SELECT count(*) FROM pricing.holds WHERE user_id = $1 AND status = 'released'",
-            &[&u.id.as_uuid()],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(released, 1);
+    assert_eq!(p.released_holds(&u).await, 1);
     p.ledger_is_balanced().await;
 }
 
@@ -106,12 +87,7 @@ async fn a_dead_openai_endpoint_falls_back_to_the_local_model() {
 #[tokio::test]
 async fn a_client_that_leaves_mid_stream_pays_nothing() {
     let fake = fake_openai::start(Behaviour::StallsAfterASentence);
-    let p = spawn(Options {
-        providers: "openai",
-        openai_base: Some(fake.base_url.clone()),
-        ..Options::default()
-    })
-    .await;
+    let p = spawn(Options::openai_at(&fake.base_url)).await;
     let u = p.user();
     p.fund(&u, 30).await;
     p.profile(&u, "1985-11-20", "21:15").await;
@@ -142,7 +118,6 @@ async fn a_client_that_leaves_mid_stream_pays_nothing() {
     assert_eq!(p.active_holds(&u).await, 1);
     // ...then the client goes away before `done`.
     drop(body);
-    let db = p.db().await;
     assert!(
         testkit::wait_until(Duration::from_secs(30), || async {
             p.active_holds(&u).await == 0
@@ -150,15 +125,7 @@ async fn a_client_that_leaves_mid_stream_pays_nothing() {
         .await,
         "the hold was not released"
     );
-    let released: i64 = db
-        .query_one(
-            "SELECT count(*) FROM pricing.holds WHERE user_id = $1 AND status = 'released'",
-            &[&u.id.as_uuid()],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(released, 1);
+    assert_eq!(p.released_holds(&u).await, 1);
     assert_eq!(p.balance(&u).await, 30);
     assert!(
         testkit::wait_until(Duration::from_secs(10), || async {

@@ -144,9 +144,7 @@ async fn the_gateway_passes_each_event_on_as_it_is_written() {
     let fake = fake_openai::start(Behaviour::StallsAfterASentence);
     let p = spawn(Options {
         gateway: true,
-        providers: "openai",
-        openai_base: Some(fake.base_url.clone()),
-        ..Options::default()
+        ..Options::openai_at(&fake.base_url)
     })
     .await;
     let (u, token, cid) = seeker(&p, 60).await;

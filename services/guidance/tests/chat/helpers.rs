@@ -60,6 +60,17 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// Only the `openai` provider, at `base_url` (a local server).
+    pub fn openai_at(base_url: &str) -> Options {
+        Options {
+            providers: "openai",
+            openai_base: Some(base_url.to_owned()),
+            ..Options::default()
+        }
+    }
+}
+
 pub struct Platform {
     pub http: reqwest::Client,
     pub charts: testkit::Running,
@@ -369,6 +380,19 @@ impl Platform {
             .await
             .query_one(
                 "SELECT count(*) FROM pricing.holds WHERE user_id = $1 AND status = 'active'",
+                &[&user.id.as_uuid()],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    /// Holds of `user` that were released.
+    pub async fn released_holds(&self, user: &User) -> i64 {
+        self.db()
+            .await
+            .query_one(
+                "SELECT count(*) FROM pricing.holds WHERE user_id = $1 AND status = 'released'",
                 &[&user.id.as_uuid()],
             )
             .await
