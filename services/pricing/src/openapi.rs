@@ -8,7 +8,7 @@
 //! document into `/api/openapi.json`, rewriting that security to its bearer
 //! token and adding its own answers (400/401/403/429/502/504).
 
-use crate::{api, catalog, engine, ledger, payments, stripe};
+use crate::{api, catalog, engine, ledger, payments, stripe, usage};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{Content, RefOr};
 use utoipa::{Modify, OpenApi};
@@ -54,6 +54,7 @@ pub const INTERNAL_TOKEN_SCHEME: &str = "internal_token";
         catalog::create_override,
         catalog::history,
         catalog::daily_report,
+        usage::service_accounts,
     ),
     components(schemas(
         ledger::Balance,
@@ -91,6 +92,8 @@ pub const INTERNAL_TOKEN_SCHEME: &str = "internal_token";
         catalog::PriceHistory,
         catalog::DailyRow,
         catalog::DailyReport,
+        usage::ServiceAccount,
+        usage::ServiceAccountList,
         engine::CostInputs,
         engine::Usage,
         common::ErrorBody

@@ -545,6 +545,7 @@ async fn run(state: Arc<AppState>, job: Job, tx: mpsc::Sender<Event>) {
         teachings: &job.sources,
         history: &job.history,
         history_tokens: state.cfg.answers.history_tokens,
+        teaching_chars: state.cfg.answers.teaching_chars,
         question: &job.question,
     };
     let req = ChatRequest {

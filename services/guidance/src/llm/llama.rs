@@ -329,6 +329,48 @@ impl Cache {
         self.len == 0
     }
 
+    /// A copy of the first `len` positions (at most [`Cache::len`]): the
+    /// keys and values of a position depend only on the tokens up to it, so
+    /// a prompt that starts with the same tokens can go on from here.
+    pub fn fork(&self, len: usize) -> Result<Cache> {
+        let len = len.min(self.len);
+        if len == 0 {
+            return Ok(Cache {
+                k: Vec::new(),
+                v: Vec::new(),
+                len: 0,
+                capacity: 0,
+            });
+        }
+        // Always a new buffer: `contiguous` of a whole tensor would share
+        // its storage, which `slice_set` writes in place.
+        let copy = |ts: &[Tensor]| -> Result<Vec<Tensor>> {
+            ts.iter()
+                .map(|t| {
+                    let (nkv, _, hd) = t.dims3()?;
+                    let out = Tensor::zeros((nkv, len, hd), DType::F32, &Device::Cpu)?;
+                    out.slice_set(&t.narrow(1, 0, len)?.contiguous()?, 1, 0)?;
+                    Ok(out)
+                })
+                .collect()
+        };
+        Ok(Cache {
+            k: copy(&self.k)?,
+            v: copy(&self.v)?,
+            len,
+            capacity: len,
+        })
+    }
+
+    /// Bytes its keys and values take.
+    pub fn bytes(&self) -> usize {
+        self.k
+            .iter()
+            .chain(self.v.iter())
+            .map(|t| t.elem_count() * 4)
+            .sum()
+    }
+
     /// Makes room for `needed` positions (doubling, so growth is amortised).
     fn reserve(&mut self, w: &Weights, needed: usize) -> Result<()> {
         if needed <= self.capacity {

@@ -1,12 +1,24 @@
 //! The `local` provider: SmolLM2-135M-Instruct (GGUF, ChatML) in process
 //! with candle's quantized llama.
 //!
-//! The weights are loaded once and shared; each generation clones the model
-//! (the quantized tensors are reference-counted, only the KV cache is its
-//! own) and runs on a blocking thread, at most `llm.local.concurrency` at a
-//! time, so request handling never waits on the model. Tokens are sent as
-//! they are decoded through a bounded channel; when the receiver is dropped
-//! the generation stops at the next token.
+//! The weights are loaded once and shared. One scheduler thread runs every
+//! generation, so request handling never waits on the model and the model's
+//! threads are never split between generations:
+//!
+//! * at most `llm.local.concurrency` sequences are admitted at once (a
+//!   request waits for a free slot before it is accepted);
+//! * a newly admitted prompt is evaluated before the next decoding step of
+//!   the sequences already running (its first token is not queued behind
+//!   their answers), then all running sequences decode one token each, in
+//!   turn;
+//! * a prompt that starts with the same tokens as a recent one (the
+//!   persona's system prompt, a conversation's earlier turns) goes on from a
+//!   copy of that prompt's keys and values instead of evaluating them again
+//!   (`llm.local.prefix_cache_tokens` positions are kept, least recently
+//!   used first out).
+//!
+//! Tokens are sent as they are decoded; when the receiver is dropped the
+//! sequence stops at its next step.
 
 use super::chatml;
 use super::llama::{Cache, Llama};
@@ -18,13 +30,17 @@ use candle_core::quantized::gguf_file;
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::Device;
 use futures_util::future::BoxFuture;
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
-use tokio::sync::{mpsc, Semaphore};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 pub const NAME: &str = "local";
+
+/// Shortest shared prefix worth reusing, in tokens.
+const MIN_REUSE: usize = 16;
 
 /// What to do when the model file is missing (shown in errors and logs).
 pub fn install_hint(path: &str) -> String {
@@ -54,13 +70,25 @@ fn provider_err(e: impl std::fmt::Display) -> LlmError {
     }
 }
 
-/// The loaded model: weights, tokenizer and the generation slots.
+/// Counters of the scheduler (read by tests, benches and metrics).
+#[derive(Debug, Default)]
+pub struct LocalStats {
+    /// Prompt positions evaluated.
+    pub prompt_tokens_evaluated: AtomicU64,
+    /// Prompt positions taken from the prefix cache instead.
+    pub prompt_tokens_reused: AtomicU64,
+}
+
+/// The loaded model: weights, tokenizer, the generation slots and the
+/// scheduler thread's queue.
 pub struct LocalModel {
     weights: Llama,
     tokenizer: Arc<SmolTokenizer>,
     cfg: LocalModelConfig,
     slots: Arc<Semaphore>,
     requests: AtomicU64,
+    jobs: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
+    stats: Arc<LocalStats>,
 }
 
 impl LocalModel {
@@ -82,6 +110,8 @@ impl LocalModel {
             cfg: cfg.clone(),
             slots: Arc::new(Semaphore::new(cfg.concurrency.max(1))),
             requests: AtomicU64::new(0),
+            jobs: Mutex::new(None),
+            stats: Arc::new(LocalStats::default()),
         })
     }
 
@@ -91,6 +121,10 @@ impl LocalModel {
 
     pub fn config(&self) -> &LocalModelConfig {
         &self.cfg
+    }
+
+    pub fn stats(&self) -> &LocalStats {
+        &self.stats
     }
 
     /// Generation slots free right now (`llm.local.concurrency` when idle).
@@ -104,6 +138,38 @@ impl LocalModel {
             cache: self.weights.cache(),
             model: self.weights.clone(),
         }
+    }
+
+    /// Hands `job` to the scheduler thread, starting it on first use (and
+    /// again should it ever have stopped).
+    fn submit(&self, job: Job) -> Result<(), LlmError> {
+        let mut guard = self
+            .jobs
+            .lock()
+            .map_err(|_| provider_err("the scheduler lock is poisoned"))?;
+        let job = match guard.as_ref() {
+            Some(tx) => match tx.send(job) {
+                Ok(()) => return Ok(()),
+                Err(std::sync::mpsc::SendError(job)) => job,
+            },
+            None => job,
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let scheduler = Scheduler {
+            weights: self.weights.clone(),
+            tokenizer: self.tokenizer.clone(),
+            cfg: self.cfg.clone(),
+            stats: self.stats.clone(),
+            prefixes: PrefixCache::new(self.cfg.prefix_cache_tokens),
+        };
+        std::thread::Builder::new()
+            .name("llm-local".into())
+            .spawn(move || scheduler.run(rx))
+            .map_err(provider_err)?;
+        tx.send(job)
+            .map_err(|_| provider_err("the scheduler thread stopped"))?;
+        *guard = Some(tx);
+        Ok(())
     }
 }
 
@@ -133,6 +199,15 @@ impl Session {
     pub fn position(&self) -> usize {
         self.cache.len()
     }
+
+    /// A new session that has seen the first `len` positions of this one
+    /// (what the prefix cache hands a prompt that starts the same way).
+    pub fn fork(&self, len: usize) -> Result<Session, LlmError> {
+        Ok(Session {
+            model: self.model.clone(),
+            cache: self.cache.fork(len).map_err(provider_err)?,
+        })
+    }
 }
 
 /// Sampling settings of one generation.
@@ -141,6 +216,17 @@ struct Params {
     temperature: f64,
     top_p: f64,
     seed: u64,
+}
+
+type Sink = mpsc::UnboundedSender<Result<Chunk, LlmError>>;
+
+/// A generation handed to the scheduler.
+struct Job {
+    prompt: Vec<u32>,
+    params: Params,
+    tx: Sink,
+    permit: OwnedSemaphorePermit,
+    span: tracing::Span,
 }
 
 /// The provider: the model, or why it is not there.
@@ -204,15 +290,15 @@ impl Provider for LocalProvider {
                 .acquire_owned()
                 .await
                 .map_err(provider_err)?;
-            let (tx, rx) = mpsc::channel(64);
+            let (tx, rx) = mpsc::unbounded_channel();
             let span = tracing::debug_span!("llm.local.generate", prompt_tokens = prompt.len());
-            tokio::task::spawn_blocking(move || {
-                let _permit = permit;
-                let _entered = span.enter();
-                if let Err(e) = run(&model, &prompt, &params, &tx) {
-                    let _ = tx.blocking_send(Err(e));
-                }
-            });
+            model.submit(Job {
+                prompt,
+                params,
+                tx,
+                permit,
+                span,
+            })?;
             let stream = futures_util::stream::unfold(rx, |mut rx| async move {
                 rx.recv().await.map(|item| (item, rx))
             });
@@ -221,66 +307,289 @@ impl Provider for LocalProvider {
     }
 }
 
-/// The generation loop (blocking). Returns early, without error, when the
-/// receiver is gone.
-fn run(
-    model: &LocalModel,
-    prompt: &[u32],
-    p: &Params,
-    tx: &mpsc::Sender<Result<Chunk, LlmError>>,
-) -> Result<(), LlmError> {
-    let started = Instant::now();
-    let tok = &model.tokenizer;
-    let cfg = &model.cfg;
-    let mut session = model.session();
-    let mut sampler = Sampler::new(
-        p.seed,
-        p.temperature,
-        p.top_p,
-        cfg.repeat_penalty,
-        cfg.repeat_last_n,
-    );
-    let mut history: Vec<u32> = prompt.to_vec();
-    let mut decoder = StreamDecoder::new();
-    let mut logits = session.feed(prompt)?;
-    let prefill = started.elapsed();
-    let mut completion = 0u32;
-    for _ in 0..p.max_new {
-        if tx.is_closed() {
-            return Ok(());
+/// Recent prompts' keys and values, for prompts that start the same way.
+struct PrefixCache {
+    entries: Vec<Prefix>,
+    max_tokens: usize,
+    clock: u64,
+}
+
+struct Prefix {
+    tokens: Vec<u32>,
+    cache: Cache,
+    used: u64,
+}
+
+fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+impl PrefixCache {
+    fn new(max_tokens: usize) -> PrefixCache {
+        PrefixCache {
+            entries: Vec::new(),
+            max_tokens,
+            clock: 0,
         }
-        let next = sampler.sample(&mut logits, &history);
+    }
+
+    /// A cache holding the longest known prefix of `prompt` (never all of
+    /// it: the last token must be evaluated for its logits), if at least
+    /// [`MIN_REUSE`] tokens long.
+    fn lookup(&mut self, prompt: &[u32]) -> Option<Cache> {
+        let limit = prompt.len().saturating_sub(1);
+        let (i, n) = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (i, common_prefix(&e.tokens, prompt).min(limit)))
+            .max_by_key(|&(_, n)| n)?;
+        if n < MIN_REUSE {
+            return None;
+        }
+        self.clock += 1;
+        let e = &mut self.entries[i];
+        e.used = self.clock;
+        match e.cache.fork(n) {
+            Ok(c) => Some(c),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not copy a cached prefix");
+                None
+            }
+        }
+    }
+
+    /// Keeps `cache` (whose first `tokens.len()` positions are `tokens`):
+    /// entries it extends are dropped, then the least recently used until
+    /// the positions kept fit `max_tokens`.
+    fn insert(&mut self, tokens: Vec<u32>, cache: Cache) {
+        if tokens.len() < MIN_REUSE || tokens.len() > self.max_tokens || cache.len() < tokens.len()
+        {
+            return;
+        }
+        if self
+            .entries
+            .iter()
+            .any(|e| e.tokens.len() >= tokens.len() && e.tokens.starts_with(&tokens))
+        {
+            return; // already known, or a longer version of it
+        }
+        self.entries.retain(|e| !tokens.starts_with(&e.tokens));
+        self.clock += 1;
+        self.entries.push(Prefix {
+            tokens,
+            cache,
+            used: self.clock,
+        });
+        while self.entries.iter().map(|e| e.tokens.len()).sum::<usize>() > self.max_tokens {
+            let Some(oldest) = self
+                .entries
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, e)| e.used)
+                .map(|(i, _)| i)
+            else {
+                break;
+            };
+            self.entries.swap_remove(oldest);
+        }
+    }
+}
+
+/// The thread that runs every generation.
+struct Scheduler {
+    weights: Llama,
+    tokenizer: Arc<SmolTokenizer>,
+    cfg: LocalModelConfig,
+    stats: Arc<LocalStats>,
+    prefixes: PrefixCache,
+}
+
+/// A sequence being generated.
+struct Sequence {
+    session: Session,
+    logits: Vec<f32>,
+    sampler: Sampler,
+    history: Vec<u32>,
+    decoder: StreamDecoder,
+    prompt_tokens: usize,
+    completion: u32,
+    max_new: usize,
+    tx: Sink,
+    span: tracing::Span,
+    started: Instant,
+    prefill: Duration,
+    reused: usize,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// What one step of a sequence came to.
+enum Step {
+    Running,
+    /// Finished (`Done` sent) or abandoned by its receiver.
+    Over,
+}
+
+impl Scheduler {
+    fn run(mut self, rx: std::sync::mpsc::Receiver<Job>) {
+        let mut waiting: VecDeque<Job> = VecDeque::new();
+        let mut running: Vec<Sequence> = Vec::new();
+        loop {
+            if running.is_empty() && waiting.is_empty() {
+                match rx.recv() {
+                    Ok(job) => waiting.push_back(job),
+                    Err(_) => return, // the model is gone
+                }
+            }
+            while let Ok(job) = rx.try_recv() {
+                waiting.push_back(job);
+            }
+            // A new prompt goes first: its first token is not queued behind
+            // the answers already running.
+            if let Some(job) = waiting.pop_front() {
+                if job.tx.is_closed() {
+                    continue;
+                }
+                let tx = job.tx.clone();
+                match self.start(job) {
+                    Ok(mut seq) => match self.step(&mut seq) {
+                        Ok(Step::Running) => running.push(seq),
+                        Ok(Step::Over) => self.finish(seq),
+                        Err(e) => {
+                            let _ = seq.tx.send(Err(e));
+                        }
+                    },
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                    }
+                }
+                continue;
+            }
+            let mut i = 0;
+            while i < running.len() {
+                match self.step(&mut running[i]) {
+                    Ok(Step::Running) => i += 1,
+                    Ok(Step::Over) => {
+                        let seq = running.swap_remove(i);
+                        self.finish(seq);
+                    }
+                    Err(e) => {
+                        let seq = running.swap_remove(i);
+                        let _ = seq.tx.send(Err(e));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Evaluates a job's prompt (after the longest cached prefix of it).
+    fn start(&mut self, job: Job) -> Result<Sequence, LlmError> {
+        let _entered = job.span.enter();
+        let started = Instant::now();
+        let cache = self
+            .prefixes
+            .lookup(&job.prompt)
+            .unwrap_or_else(|| self.weights.cache());
+        let reused = cache.len();
+        let mut session = Session {
+            model: self.weights.clone(),
+            cache,
+        };
+        let logits = session.feed(&job.prompt[reused..])?;
+        self.stats
+            .prompt_tokens_reused
+            .fetch_add(reused as u64, Ordering::Relaxed);
+        self.stats
+            .prompt_tokens_evaluated
+            .fetch_add((job.prompt.len() - reused) as u64, Ordering::Relaxed);
+        if let Ok(copy) = session.cache.fork(job.prompt.len()) {
+            self.prefixes.insert(job.prompt.clone(), copy);
+        }
+        let p = &job.params;
+        let sampler = Sampler::new(
+            p.seed,
+            p.temperature,
+            p.top_p,
+            self.cfg.repeat_penalty,
+            self.cfg.repeat_last_n,
+        );
+        drop(_entered);
+        Ok(Sequence {
+            session,
+            logits,
+            sampler,
+            prompt_tokens: job.prompt.len(),
+            history: job.prompt,
+            decoder: StreamDecoder::new(),
+            completion: 0,
+            max_new: p.max_new,
+            tx: job.tx,
+            span: job.span,
+            started,
+            prefill: started.elapsed(),
+            reused,
+            _permit: job.permit,
+        })
+    }
+
+    /// Samples the next token from the last logits, sends its text, and
+    /// evaluates it unless the sequence is over.
+    fn step(&self, seq: &mut Sequence) -> Result<Step, LlmError> {
+        if seq.tx.is_closed() {
+            return Ok(Step::Over);
+        }
+        let tok = &self.tokenizer;
+        let next = seq.sampler.sample(&mut seq.logits, &seq.history);
         if next == tok.im_end || next == tok.endoftext {
-            break;
+            return Ok(self.done(seq));
         }
-        completion += 1;
-        history.push(next);
-        let text = decoder.push(tok.bytes_of(next));
-        if !text.is_empty() && tx.blocking_send(Ok(Chunk::Delta(text))).is_err() {
-            return Ok(());
+        seq.completion += 1;
+        seq.history.push(next);
+        let text = seq.decoder.push(tok.bytes_of(next));
+        if !text.is_empty() && seq.tx.send(Ok(Chunk::Delta(text))).is_err() {
+            return Ok(Step::Over);
         }
-        if completion as usize == p.max_new {
-            break;
+        if seq.completion as usize >= seq.max_new {
+            return Ok(self.done(seq));
         }
-        logits = session.feed(&[next])?;
+        let _entered = seq.span.enter();
+        seq.logits = seq.session.feed(&[next])?;
+        Ok(Step::Running)
     }
-    let rest = decoder.finish();
-    if !rest.is_empty() && tx.blocking_send(Ok(Chunk::Delta(rest))).is_err() {
-        return Ok(());
+
+    /// Sends the rest of the text and the usage.
+    fn done(&self, seq: &mut Sequence) -> Step {
+        let rest = seq.decoder.finish();
+        if !rest.is_empty() && seq.tx.send(Ok(Chunk::Delta(rest))).is_err() {
+            return Step::Over;
+        }
+        let _entered = seq.span.enter();
+        tracing::debug!(
+            prompt_tokens = seq.prompt_tokens,
+            reused_tokens = seq.reused,
+            completion_tokens = seq.completion,
+            prefill_ms = seq.prefill.as_millis() as u64,
+            total_ms = seq.started.elapsed().as_millis() as u64,
+            "local generation done"
+        );
+        let usage = Usage {
+            prompt_tokens: u32::try_from(seq.prompt_tokens).unwrap_or(u32::MAX),
+            completion_tokens: seq.completion,
+        };
+        let _ = seq.tx.send(Ok(Chunk::Done(usage)));
+        Step::Over
     }
-    tracing::debug!(
-        prompt_tokens = prompt.len(),
-        completion_tokens = completion,
-        prefill_ms = prefill.as_millis() as u64,
-        total_ms = started.elapsed().as_millis() as u64,
-        "local generation done"
-    );
-    let usage = Usage {
-        prompt_tokens: u32::try_from(prompt.len()).unwrap_or(u32::MAX),
-        completion_tokens: completion,
-    };
-    let _ = tx.blocking_send(Ok(Chunk::Done(usage)));
-    Ok(())
+
+    /// Keeps a finished sequence's keys and values for the prompts that
+    /// will start with it (a conversation's next turn).
+    fn finish(&mut self, seq: Sequence) {
+        let evaluated = seq.session.cache.len();
+        if evaluated >= seq.prompt_tokens {
+            let mut tokens = seq.history;
+            tokens.truncate(evaluated);
+            self.prefixes.insert(tokens, seq.session.cache);
+        }
+    }
 }
 
 /// What [`convert_gguf`] did.

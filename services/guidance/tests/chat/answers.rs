@@ -452,6 +452,37 @@ async fn other_services_have_text_generated_over_nats_and_strangers_are_refused(
     assert!(!v["text"].as_str().unwrap().is_empty(), "{v}");
     assert_eq!(v["provider"], "local");
     assert!(v["usage"]["completion_tokens"].as_u64().unwrap() > 0);
+    // It is charged to social's service account (pricing consumes the usage
+    // event), at the catalog price of guidance's text service code.
+    let db = p.db().await;
+    assert!(
+        testkit::wait_until(Duration::from_secs(30), || async {
+            db.query_opt(
+                "SELECT 1 FROM pricing.service_accounts WHERE service = 'social' AND uses = 1",
+                &[],
+            )
+            .await
+            .unwrap()
+            .is_some()
+        })
+        .await,
+        "social's service account was not charged"
+    );
+    // effective_price reads pricing's tables by their unqualified names.
+    db.batch_execute("SET search_path TO pricing")
+        .await
+        .unwrap();
+    let (charged, price): (i64, i64) = db
+        .query_one(
+            "SELECT charged_credits, effective_price('guidance_text', now())
+               FROM service_accounts WHERE service = 'social'",
+            &[],
+        )
+        .await
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    assert!(price > 0);
+    assert_eq!(charged, price);
     // Bad input is a validation error naming the field.
     let e = social
         .request_within::<_, Value>(

@@ -402,3 +402,182 @@ fn long_prompts_through_the_f32_gemm_stay_close_to_quantized_llama() {
         "{ours_top} vs {ref_top}"
     );
 }
+
+/// A forked session goes on exactly as the one it came from: the tail of
+/// a prompt evaluated after a copied prefix has the very logits it has
+/// after the prefix itself, whatever the original did since; and both are
+/// within numerical noise of the whole prompt evaluated at once.
+#[test]
+fn a_forked_prefix_goes_on_exactly_like_its_original() {
+    let m = shared_model();
+    let tok = m.tokenizer();
+    let head = tok
+        .encode(&"Saturn in the seventh house asks for patience in partnership. ".repeat(4))
+        .expect("encode");
+    let tail = tok
+        .encode(&"What does Jupiter in the ninth house say about my teachers? ".repeat(3))
+        .expect("encode");
+    assert!(head.len() >= 32 && tail.len() >= 32);
+    // The prefix, then the tail, in one session.
+    let mut straight = m.session();
+    straight.feed(&head).expect("feed");
+    let expected = straight.feed(&tail).expect("feed");
+    // The prefix once, then a fork; the original goes on with other tokens
+    // (which the fork must not see) before the fork evaluates the tail.
+    let mut original = m.session();
+    original.feed(&head).expect("feed");
+    let mut fork = original.fork(head.len()).expect("fork");
+    original.feed(&tail[..8]).expect("feed");
+    original.feed(&head[..40]).expect("feed");
+    assert_eq!(fork.position(), head.len());
+    let got = fork.feed(&tail).expect("feed");
+    assert_eq!(got, expected, "the fork does not go on like its original");
+    // A fork of fewer positions than were seen drops the rest.
+    let mut short = original.fork(head.len()).expect("fork");
+    assert_eq!(short.position(), head.len());
+    assert_eq!(short.feed(&tail).expect("feed"), expected);
+    // The whole prompt at once: the same up to rounding (30 layers of f32
+    // GEMMs over different row counts), and the same best token.
+    let whole: Vec<u32> = head.iter().chain(&tail).copied().collect();
+    let at_once = m.session().feed(&whole).expect("feed");
+    let worst = at_once
+        .iter()
+        .zip(&expected)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1.0, "logits differ by up to {worst}");
+    let top = |v: &[f32]| {
+        v.iter()
+            .enumerate()
+            .fold(
+                (0, f32::MIN),
+                |b, (i, x)| if *x > b.1 { (i, *x) } else { b },
+            )
+            .0
+    };
+    assert_eq!(top(&at_once), top(&expected));
+}
+
+/// The scheduler keeps recent prompts' keys and values: a request whose
+/// prompt starts like an earlier one evaluates only what is new, and
+/// answers exactly what a model without the cache answers.
+#[tokio::test]
+async fn a_prompt_that_starts_like_an_earlier_one_reuses_its_prefix() {
+    let system = "You are Swamiji, a gentle teacher of Jyotish. Answer in two short sentences, \
+                  kindly and plainly, without predicting death or illness."
+        .repeat(3);
+    let ask = |q: &str| guidance::llm::ChatRequest {
+        messages: vec![
+            ChatMessage {
+                role: Role::System,
+                content: system.clone(),
+            },
+            crate::helpers::user(q),
+        ],
+        max_tokens: 12,
+        temperature: Some(0.0),
+        top_p: None,
+    };
+    let cached = Arc::new(LocalModel::load(&local_config(&[])).expect("load"));
+    let plain = Arc::new(
+        LocalModel::load(&local_config(&[("llm.local.prefix_cache_tokens", "0")])).expect("load"),
+    );
+    // Long enough (over 32 tokens after the shared part) that what is new
+    // goes through the same matrix path as a whole prompt does.
+    let question = "I was born with the Moon in the fourth house and Saturn in the seventh. \
+                    What does the Moon in the fourth house mean for my home, my mother and \
+                    my peace of mind?";
+    for (i, m) in [&cached, &plain].into_iter().enumerate() {
+        let p = LocalProvider::new(m.clone());
+        collect(
+            p.generate(ask("Tell me about Saturn."))
+                .await
+                .expect("generate"),
+        )
+        .await;
+        assert_eq!(
+            m.stats()
+                .prompt_tokens_reused
+                .load(std::sync::atomic::Ordering::Relaxed),
+            0,
+            "model {i}: nothing to reuse yet"
+        );
+    }
+    let evaluated_before = cached
+        .stats()
+        .prompt_tokens_evaluated
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let (with, usage) = collect(
+        LocalProvider::new(cached.clone())
+            .generate(ask(question))
+            .await
+            .expect("generate"),
+    )
+    .await;
+    let reused = cached
+        .stats()
+        .prompt_tokens_reused
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let evaluated = cached
+        .stats()
+        .prompt_tokens_evaluated
+        .load(std::sync::atomic::Ordering::Relaxed)
+        - evaluated_before;
+    let system_tokens = cached.tokenizer().encode(&system).expect("encode").len();
+    assert!(reused >= system_tokens as u64, "{reused} < {system_tokens}");
+    assert_eq!(reused + evaluated, u64::from(usage.prompt_tokens));
+    let (without, _) = collect(
+        LocalProvider::new(plain.clone())
+            .generate(ask(question))
+            .await
+            .expect("generate"),
+    )
+    .await;
+    assert_eq!(
+        plain
+            .stats()
+            .prompt_tokens_reused
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    assert_eq!(with.concat(), without.concat());
+}
+
+/// A new prompt is evaluated before the running answers' next tokens: its
+/// first token does not wait for a long answer to finish.
+#[tokio::test]
+async fn a_new_prompt_is_not_queued_behind_a_running_answer() {
+    let cfg = local_config(&[
+        ("llm.local.concurrency", "2"),
+        ("llm.local.max_tokens", "400"),
+        ("llm.local.repeat_penalty", "1.0"),
+    ]);
+    let model = Arc::new(LocalModel::load(&cfg).expect("load"));
+    let p = Arc::new(LocalProvider::new(model));
+    let mut long = p
+        .generate(request("Count from 1 to 400, one number per line.", 400))
+        .await
+        .expect("generate");
+    assert!(matches!(
+        long.next().await.expect("an item").expect("ok"),
+        Chunk::Delta(_)
+    ));
+    let mut short = p.generate(request("Hello", 4)).await.expect("generate");
+    // Read both: the short answer's first token comes while the long one
+    // is still being generated.
+    let mut long_done = false;
+    loop {
+        tokio::select! {
+            item = long.next() => match item {
+                Some(Ok(Chunk::Done(_))) | None => { long_done = true; break; }
+                Some(Ok(Chunk::Delta(_))) => {}
+                Some(Err(e)) => panic!("{e}"),
+            },
+            item = short.next() => {
+                assert!(matches!(item, Some(Ok(Chunk::Delta(_)))), "{item:?}");
+                break;
+            }
+        }
+    }
+    assert!(!long_done, "the new prompt waited for the running answer");
+}

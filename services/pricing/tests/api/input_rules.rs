@@ -893,6 +893,7 @@ const ROUTED: &[(&str, &str)] = &[
     ("post", "/api/v1/admin/pricing/overrides"),
     ("get", "/api/v1/admin/pricing/history"),
     ("get", "/api/v1/admin/pricing/reports/daily"),
+    ("get", "/api/v1/admin/pricing/service-accounts"),
 ];
 
 #[tokio::test]

@@ -605,5 +605,41 @@ async fn guidance_usage_events_count_once_per_hold() {
         .unwrap()
         .get(0);
     assert!((1..=2).contains(&from_guidance));
+    // The text generated for social is charged to social's account, at the
+    // catalog price of its service code; redelivery charges nothing more.
+    let price: i64 = db
+        .query_one("SELECT effective_price('text_guidance', now())", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(price > 0);
+    let admin = app.admin_token();
+    let accounts: Value = app
+        .get("/api/v1/admin/pricing/service-accounts", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = accounts["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{accounts}");
+    assert_eq!(items[0]["service"], "social");
+    assert_eq!(items[0]["charged_credits"], price);
+    assert_eq!(items[0]["uses"], 1);
+    assert_eq!(items[0]["completion_tokens"], 60);
+    let social_usage: i64 = db
+        .query_one(
+            "SELECT credits FROM usage_events WHERE hold_id IS NULL AND source = 'guidance'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(social_usage, price);
+    // A user cannot read the service accounts.
+    let user_token = app.token(user);
+    let r = app
+        .get("/api/v1/admin/pricing/service-accounts", &user_token)
+        .await;
+    assert_eq!(r.status(), 403);
     app.finish().await;
 }
