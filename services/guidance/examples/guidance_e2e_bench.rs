@@ -4,8 +4,11 @@
 //! model. Signed-in users with charts ask in `conversations` concurrent
 //! conversations, streaming (SSE); printed:
 //!
+//! * first one conversation alone, then all of them at once;
 //! * time to first token (the first `delta` event at the client) p50/p99,
 //!   and the whole answer p50/p99;
+//! * the prompt positions the local model evaluated, and those it took
+//!   from its prefix cache instead;
 //! * prompt sizes (the prompt tokens the `done` event reports);
 //! * the faithfulness check's correction rate for the provider: sentences
 //!   corrected or dropped per answer.
@@ -112,10 +115,51 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .text()
         .await?;
+    // One conversation alone, then all of them at once.
+    let alone = &seekers[..1];
+    phase(&p, &gw, alone, per, max_tokens).await?;
+    phase(&p, &gw, &seekers, per, max_tokens).await?;
+    Ok(())
+}
+
+/// The local model's prompt positions (evaluated, reused) so far, from
+/// guidance's `/metrics`.
+async fn prompt_positions(p: &helpers::Platform) -> anyhow::Result<(f64, f64)> {
+    let text = p
+        .http
+        .get(p.guidance.url("/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let read = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Ok((
+        read("jyotiflow_llm_local_prompt_tokens_evaluated_total"),
+        read("jyotiflow_llm_local_prompt_tokens_reused_total"),
+    ))
+}
+
+/// `seekers` ask `per` questions each, every conversation at once, and the
+/// figures are printed.
+async fn phase(
+    p: &helpers::Platform,
+    gw: &str,
+    seekers: &[(String, String)],
+    per: usize,
+    max_tokens: usize,
+) -> anyhow::Result<()> {
+    let conversations = seekers.len();
+    let (evaluated0, reused0) = prompt_positions(p).await?;
     let started = Instant::now();
     let runs = seekers.iter().enumerate().map(|(i, (token, cid))| {
         let http = p.http.clone();
-        let gw = gw.clone();
+        let gw = gw.to_owned();
         async move {
             let mut out = Vec::new();
             for k in 0..per {
@@ -157,6 +201,7 @@ async fn main() -> anyhow::Result<()> {
         .flatten()
         .collect();
     let wall = started.elapsed();
+    let (evaluated1, reused1) = prompt_positions(p).await?;
     let mut ttft: Vec<f64> = results.iter().map(|r| r.0.as_secs_f64()).collect();
     let mut whole: Vec<f64> = results.iter().map(|r| r.1.as_secs_f64()).collect();
     let mut prompt: Vec<f64> = results
@@ -176,7 +221,7 @@ async fn main() -> anyhow::Result<()> {
         .filter(|r| r.2["status"] == "complete")
         .count();
     println!(
-        "answers through the gateway: {} ({} delivered), {conversations} concurrent conversations, max {max_tokens} tokens, {:.1} s wall",
+        "answers through the gateway: {} ({} delivered), {conversations} concurrent conversation(s), max {max_tokens} tokens, {:.1} s wall",
         results.len(),
         delivered,
         wall.as_secs_f64()
@@ -197,6 +242,11 @@ async fn main() -> anyhow::Result<()> {
         prompt.last().copied().unwrap_or(0.0),
         generated,
         generated / wall.as_secs_f64()
+    );
+    let (evaluated, reused) = (evaluated1 - evaluated0, reused1 - reused0);
+    println!(
+        "  prompt positions     {evaluated:.0} evaluated, {reused:.0} reused from the prefix cache ({:.0} % reused)",
+        100.0 * reused / (evaluated + reused).max(1.0)
     );
     println!(
         "  faithfulness (provider local): {fixed} sentences corrected or dropped in {} answers ({:.2} per answer)",

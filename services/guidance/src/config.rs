@@ -208,7 +208,7 @@ pub fn defaults(
         .set_default("answers.per_user_per_minute", 10)?
         .set_default("answers.history_tokens", 600)?
         .set_default("answers.sources", 4)?
-        .set_default("answers.teaching_chars", 400)?
+        .set_default("answers.teaching_chars", 280)?
         .set_default("answers.upstream_timeout_ms", 5000)?
         .set_default("answers.keepalive_ms", 1000)
 }

@@ -32,8 +32,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 
-pub const MIGRATIONS: &[Migration] =
-    platform::migrations!("../../../migrations/guidance", 1 => "0001_init");
+pub const MIGRATIONS: &[Migration] = platform::migrations!("../../../migrations/guidance", 1 => "0001_init", 2 => "0002_knowledge_postings");
 
 #[derive(OpenApi)]
 #[openapi(info(

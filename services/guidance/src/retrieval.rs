@@ -7,9 +7,13 @@
 //!
 //! 1. **vectors**: the query (glossary-expanded) embedded by MiniLM, cosine
 //!    against every active chunk in memory, an entry ranked by its best chunk;
-//! 2. **full text**: PostgreSQL `tsvector` search of the chunks, any query
-//!    word matching, each chunk scored by the IDF of the words it matches
-//!    (title and tags count double);
+//! 2. **full text**: PostgreSQL full-text search of the chunks: the query's
+//!    lexemes as `to_tsvector` reads them (English stemming and the simple
+//!    configuration), looked up in `knowledge_postings`, the inverted index
+//!    of the active chunks' tsvectors that a trigger keeps; any query word
+//!    matching, each chunk scored by the IDF of the words it matches (title
+//!    and tags count double, headings 1.5 times), words in more than a fifth
+//!    of the chunks left out; one statement;
 //! 3. **placements named in the query**: "Shani in the 7th bhava" names
 //!    Saturn and the seventh house, so the entry whose structured keys say
 //!    exactly that is a candidate whatever the wording.
@@ -90,10 +94,6 @@ struct Index {
     /// `chunks.len() × DIM` (a candle tensor: the cosines of a query with
     /// every chunk are one matrix-vector product, fast even in debug builds).
     vectors: Option<candle_core::Tensor>,
-    /// Full-text lexeme → inverse document frequency over the active
-    /// chunks, `ln(N / ndoc)` (words in more than a fifth of the chunks
-    /// left out).
-    idf: HashMap<String, f64>,
     fingerprint: String,
     loaded: bool,
 }
@@ -484,31 +484,11 @@ impl Retriever {
                 .map_err(AppError::internal)?,
             )
         };
-        let n_chunks = chunks.len() as f64;
-        let mut idf = HashMap::new();
-        if !chunks.is_empty() {
-            for r in client
-                .query(
-                    "SELECT word, ndoc FROM ts_stat('SELECT tsv FROM knowledge_chunks WHERE active')",
-                    &[],
-                )
-                .await
-                .map_err(db_err)?
-            {
-                let ndoc = f64::from(r.get::<_, i32>(1)).max(1.0);
-                // Words in more than a fifth of the chunks tell little and
-                // would make the query scan most of the index: left out.
-                if n_chunks < 50.0 || ndoc <= n_chunks * COMMON_SHARE {
-                    idf.insert(r.get::<_, String>(0), (n_chunks / ndoc).ln().max(0.05));
-                }
-            }
-        }
         drop(client);
         let index = Index {
             entries,
             chunks,
             vectors,
-            idf,
             fingerprint,
             loaded: true,
         };
@@ -602,10 +582,12 @@ impl Retriever {
     }
 
     /// Entries matching the full-text query, best first (entry ids). Each
-    /// chunk scores the sum of its matching lexemes' IDF (twice for a
-    /// title or tag match, 1.5 times for a heading match): PostgreSQL's own
-    /// `ts_rank` counts every word alike, so a question's common words
-    /// ("want", "life", "work") would outweigh its one telling word.
+    /// chunk scores the sum of its matching lexemes' IDF, `ln(N / ndoc)`
+    /// over the active chunks (twice for a title or tag match, 1.5 times
+    /// for a heading match): PostgreSQL's own `ts_rank` counts every word
+    /// alike, so a question's common words ("want", "life", "work") would
+    /// outweigh its one telling word. Words in more than a fifth of the
+    /// chunks tell little and are left out (below 50 chunks, none is).
     async fn text_ranking(
         &self,
         index: &Index,
@@ -613,55 +595,40 @@ impl Retriever {
         domain: Option<&str>,
         n: usize,
     ) -> Result<Vec<String>, AppError> {
+        if index.chunks.is_empty() {
+            return Ok(Vec::new());
+        }
         let limit = i64::try_from(n).unwrap_or(100);
+        let chunks = index.chunks.len() as f64;
         let client = platform::db::conn(&self.pool).await?;
-        // The query's lexemes, as each configuration reads them.
-        let rows = client
-            .query(
-                "SELECT DISTINCT l FROM unnest(
-                   tsvector_to_array(to_tsvector('english', $1))
-                   || tsvector_to_array(to_tsvector('simple', $1))) AS l",
-                &[&expanded],
+        // Prepared once per connection: parsing and planning it took about
+        // as long as running it.
+        let statement = client
+            .prepare_cached(
+                "WITH q AS MATERIALIZED (
+                   SELECT l.lexeme, greatest(ln($2::float8 / l.ndoc), 0.05) AS idf
+                   FROM (SELECT DISTINCT x FROM unnest(
+                          tsvector_to_array(to_tsvector('english', $1))
+                          || tsvector_to_array(to_tsvector('simple', $1))) AS x) ql
+                   JOIN knowledge_lexemes l ON l.lexeme = ql.x
+                   WHERE l.ndoc > 0 AND ($2::float8 < 50 OR l.ndoc <= $2::float8 * $5::float8)),
+                 chunks AS (
+                   SELECT p.chunk_id, p.entry_id, sum(q.idf * p.weight) AS score
+                   FROM q CROSS JOIN LATERAL (
+                     SELECT chunk_id, entry_id, weight FROM knowledge_postings
+                     WHERE lexeme = q.lexeme OFFSET 0) p
+                   GROUP BY p.chunk_id, p.entry_id)
+                 SELECT c.entry_id, max(c.score) AS score
+                 FROM chunks c JOIN knowledge_entries e ON e.id = c.entry_id
+                 WHERE e.active AND ($3::text IS NULL OR e.domain = $3)
+                 GROUP BY c.entry_id ORDER BY score DESC, c.entry_id LIMIT $4",
             )
             .await
             .map_err(db_err)?;
-        let mut lexemes: Vec<String> = Vec::new();
-        let mut weights: Vec<f64> = Vec::new();
-        for r in rows {
-            let l: String = r.get(0);
-            if let Some(w) = index.idf.get(&l) {
-                lexemes.push(l);
-                weights.push(*w);
-            }
-        }
-        if lexemes.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Any of the lexemes, as they are (tsquery's own syntax: quoted,
-        // quotes doubled; backslashes dropped), so the GIN index finds the
-        // candidate chunks.
-        let tsquery = lexemes
-            .iter()
-            .map(|l| format!("'{}'", l.replace('\\', "").replace('\'', "''")))
-            .collect::<Vec<_>>()
-            .join(" | ");
         let rows = client
             .query(
-                "WITH q AS (SELECT * FROM unnest($1::text[], $2::float8[]) AS q(lexeme, idf)),
-                 chunks AS (
-                   SELECT c.entry_id,
-                          sum(q.idf * CASE WHEN 'A' = ANY(t.weights) THEN 2.0
-                                           WHEN 'B' = ANY(t.weights) THEN 1.5 ELSE 1.0 END) AS score
-                   FROM knowledge_chunks c
-                   JOIN knowledge_entries e ON e.id = c.entry_id
-                   CROSS JOIN LATERAL unnest(c.tsv) AS t(lexeme, positions, weights)
-                   JOIN q ON q.lexeme = t.lexeme
-                   WHERE c.active AND e.active AND ($3::text IS NULL OR e.domain = $3)
-                     AND c.tsv @@ $5::text::tsquery
-                   GROUP BY c.id, c.entry_id)
-                 SELECT entry_id, max(score) AS score FROM chunks
-                 GROUP BY entry_id ORDER BY score DESC, entry_id LIMIT $4",
-                &[&lexemes, &weights, &domain, &limit, &tsquery],
+                &statement,
+                &[&expanded, &chunks, &domain, &limit, &COMMON_SHARE],
             )
             .await
             .map_err(db_err)?;

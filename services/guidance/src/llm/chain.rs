@@ -311,6 +311,9 @@ impl Chain {
         }
         let m = LlmMetrics::new();
         m.register(metrics);
+        if let Some(model) = local.as_ref().and_then(|l| l.model()) {
+            model.stats().register(metrics);
+        }
         let mut chain = Chain::with(
             providers,
             BreakerConfig {

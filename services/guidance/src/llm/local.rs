@@ -30,6 +30,8 @@ use candle_core::quantized::gguf_file;
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::Device;
 use futures_util::future::BoxFuture;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -70,13 +72,42 @@ fn provider_err(e: impl std::fmt::Display) -> LlmError {
     }
 }
 
-/// Counters of the scheduler (read by tests, benches and metrics).
+/// Counters of the scheduler (`/metrics`, tests and benches).
 #[derive(Debug, Default)]
 pub struct LocalStats {
     /// Prompt positions evaluated.
-    pub prompt_tokens_evaluated: AtomicU64,
+    pub prompt_tokens_evaluated: Counter,
     /// Prompt positions taken from the prefix cache instead.
-    pub prompt_tokens_reused: AtomicU64,
+    pub prompt_tokens_reused: Counter,
+    /// Answers waiting for their prompt to be evaluated, and being decoded.
+    pub waiting: Gauge,
+    pub running: Gauge,
+}
+
+impl LocalStats {
+    /// Registers the counters (`jyotiflow_llm_local_*`).
+    pub fn register(&self, m: &platform::metrics::Metrics) {
+        m.register(
+            "llm_local_prompt_tokens_evaluated",
+            "prompt positions the local model evaluated",
+            self.prompt_tokens_evaluated.clone(),
+        );
+        m.register(
+            "llm_local_prompt_tokens_reused",
+            "prompt positions the local model took from its prefix cache instead of evaluating them",
+            self.prompt_tokens_reused.clone(),
+        );
+        m.register(
+            "llm_local_waiting",
+            "answers admitted whose prompt the local model has not evaluated yet",
+            self.waiting.clone(),
+        );
+        m.register(
+            "llm_local_running",
+            "answers the local model is decoding",
+            self.running.clone(),
+        );
+    }
 }
 
 /// The loaded model: weights, tokenizer, the generation slots and the
@@ -436,6 +467,8 @@ impl Scheduler {
         let mut running: Vec<Sequence> = Vec::new();
         loop {
             if running.is_empty() && waiting.is_empty() {
+                self.stats.waiting.set(0);
+                self.stats.running.set(0);
                 match rx.recv() {
                     Ok(job) => waiting.push_back(job),
                     Err(_) => return, // the model is gone
@@ -444,6 +477,12 @@ impl Scheduler {
             while let Ok(job) = rx.try_recv() {
                 waiting.push_back(job);
             }
+            self.stats
+                .waiting
+                .set(i64::try_from(waiting.len()).unwrap_or(i64::MAX));
+            self.stats
+                .running
+                .set(i64::try_from(running.len()).unwrap_or(i64::MAX));
             // A new prompt goes first: its first token is not queued behind
             // the answers already running.
             if let Some(job) = waiting.pop_front() {
@@ -496,12 +535,10 @@ impl Scheduler {
             cache,
         };
         let logits = session.feed(&job.prompt[reused..])?;
-        self.stats
-            .prompt_tokens_reused
-            .fetch_add(reused as u64, Ordering::Relaxed);
+        self.stats.prompt_tokens_reused.inc_by(reused as u64);
         self.stats
             .prompt_tokens_evaluated
-            .fetch_add((job.prompt.len() - reused) as u64, Ordering::Relaxed);
+            .inc_by((job.prompt.len() - reused) as u64);
         if let Ok(copy) = session.cache.fork(job.prompt.len()) {
             self.prefixes.insert(job.prompt.clone(), copy);
         }

@@ -63,6 +63,7 @@ async fn admins_create_edit_deactivate_and_reactivate_with_versions() {
     assert_eq!(created["language"], "en");
     // Searchable at once.
     assert_eq!(app.search_ids("holy basil watering ritual").await[0], id);
+    app.assert_postings_match_chunks().await;
     // Ids are never reused.
     let (status, e) = error(
         app.send_json(Method::POST, BASE, Some(&admin), &new_entry())
@@ -157,6 +158,8 @@ async fn admins_create_edit_deactivate_and_reactivate_with_versions() {
         .search_ids("tulsi chanting softly")
         .await
         .contains(&id.to_owned()));
+    // Edited, deactivated and reactivated: the full-text index followed.
+    app.assert_postings_match_chunks().await;
 
     assert_eq!(
         versions(&app, id).await,

@@ -305,6 +305,45 @@ impl TestApp {
     pub async fn count(&self, sql: &str) -> i64 {
         self.db().await.query_one(sql, &[]).await.unwrap().get(0)
     }
+
+    /// The full-text postings and lexeme counts are exactly the active
+    /// chunks' tsvectors (what the trigger keeps).
+    pub async fn assert_postings_match_chunks(&self) {
+        let differences = self
+            .count(
+                "WITH expected AS (
+                   SELECT t.lexeme, c.id AS chunk_id, c.entry_id,
+                          CASE WHEN 'A' = ANY (t.weights) THEN 2.0
+                               WHEN 'B' = ANY (t.weights) THEN 1.5 ELSE 1.0 END::real AS weight
+                   FROM guidance.knowledge_chunks c
+                   CROSS JOIN LATERAL unnest(c.tsv) AS t (lexeme, positions, weights)
+                   WHERE c.active),
+                 actual AS (SELECT lexeme, chunk_id, entry_id, weight FROM guidance.knowledge_postings)
+                 SELECT (SELECT count(*) FROM (SELECT * FROM expected EXCEPT SELECT * FROM actual) a)
+                      + (SELECT count(*) FROM (SELECT * FROM actual EXCEPT SELECT * FROM expected) b)",
+            )
+            .await;
+        assert_eq!(differences, 0, "postings differ from the active chunks");
+        let wrong_counts = self
+            .count(
+                "SELECT count(*) FROM (
+                   SELECT lexeme, count(*)::int AS ndoc FROM guidance.knowledge_postings GROUP BY lexeme
+                   EXCEPT SELECT lexeme, ndoc FROM guidance.knowledge_lexemes WHERE ndoc > 0) x",
+            )
+            .await
+            + self
+                .count(
+                    "SELECT count(*) FROM guidance.knowledge_lexemes l WHERE ndoc <>
+                       (SELECT count(*) FROM guidance.knowledge_postings p WHERE p.lexeme = l.lexeme)",
+                )
+                .await;
+        assert_eq!(wrong_counts, 0, "lexeme counts differ from the postings");
+        assert!(
+            self.count("SELECT count(*) FROM guidance.knowledge_postings")
+                .await
+                > 0
+        );
+    }
 }
 
 /// Asserts the platform's error shape; returns (status, error object).

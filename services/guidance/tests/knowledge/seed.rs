@@ -105,6 +105,8 @@ async fn editing_one_entry_reembeds_only_its_changed_chunk() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(changes, ["created", "updated"]);
+    // The full-text index followed the re-chunked entry.
+    app.assert_postings_match_chunks().await;
     // And a third seed is a no-op again.
     let r = app.seed().await.unwrap();
     assert!(!r.changed(), "{r}");
@@ -131,6 +133,7 @@ async fn a_removed_file_is_deactivated_and_comes_back() {
         .unwrap()
         .get(0);
     assert!(!active);
+    app.assert_postings_match_chunks().await;
     // The running app is told (signed NATS broadcast) and no longer finds it.
     let state = app.state.clone();
     assert!(
@@ -150,6 +153,7 @@ async fn a_removed_file_is_deactivated_and_comes_back() {
     let r = app.seed().await.unwrap();
     assert_eq!(r.reactivated, 1, "{r}");
     assert_eq!(r.embedded, 0, "embeddings are found again by hash: {r}");
+    app.assert_postings_match_chunks().await;
     let state = app.state.clone();
     assert!(
         testkit::wait_until(std::time::Duration::from_secs(10), || {

@@ -496,17 +496,12 @@ async fn a_prompt_that_starts_like_an_earlier_one_reuses_its_prefix() {
         )
         .await;
         assert_eq!(
-            m.stats()
-                .prompt_tokens_reused
-                .load(std::sync::atomic::Ordering::Relaxed),
+            m.stats().prompt_tokens_reused.get(),
             0,
             "model {i}: nothing to reuse yet"
         );
     }
-    let evaluated_before = cached
-        .stats()
-        .prompt_tokens_evaluated
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let evaluated_before = cached.stats().prompt_tokens_evaluated.get();
     let (with, usage) = collect(
         LocalProvider::new(cached.clone())
             .generate(ask(question))
@@ -514,15 +509,8 @@ async fn a_prompt_that_starts_like_an_earlier_one_reuses_its_prefix() {
             .expect("generate"),
     )
     .await;
-    let reused = cached
-        .stats()
-        .prompt_tokens_reused
-        .load(std::sync::atomic::Ordering::Relaxed);
-    let evaluated = cached
-        .stats()
-        .prompt_tokens_evaluated
-        .load(std::sync::atomic::Ordering::Relaxed)
-        - evaluated_before;
+    let reused = cached.stats().prompt_tokens_reused.get();
+    let evaluated = cached.stats().prompt_tokens_evaluated.get() - evaluated_before;
     let system_tokens = cached.tokenizer().encode(&system).expect("encode").len();
     assert!(reused >= system_tokens as u64, "{reused} < {system_tokens}");
     assert_eq!(reused + evaluated, u64::from(usage.prompt_tokens));
@@ -533,13 +521,7 @@ async fn a_prompt_that_starts_like_an_earlier_one_reuses_its_prefix() {
             .expect("generate"),
     )
     .await;
-    assert_eq!(
-        plain
-            .stats()
-            .prompt_tokens_reused
-            .load(std::sync::atomic::Ordering::Relaxed),
-        0
-    );
+    assert_eq!(plain.stats().prompt_tokens_reused.get(), 0);
     assert_eq!(with.concat(), without.concat());
 }
 
