@@ -56,9 +56,40 @@ async fn main() -> anyhow::Result<()> {
         gateway: true,
         max_tokens,
         per_user_per_minute: 1000,
+        extra: vec![
+            ("llm_api.enabled", "true".into()),
+            ("llm_api.port", "0".into()),
+        ],
         ..Options::default()
     })
     .await;
+    println!("provider local (in process)");
+    let seekers = make_seekers(&p, conversations).await?;
+    // One conversation alone, then all of them at once.
+    phase(&p, &seekers[..1], per, max_tokens).await?;
+    phase(&p, &seekers, per, max_tokens).await?;
+    // The openai provider, against the first platform's OpenAI-compatible
+    // API (the same model, over HTTP and SSE): its correction rate.
+    let base = p.llm_api.clone().expect("the llm API is enabled");
+    let q = spawn(Options {
+        gateway: true,
+        max_tokens,
+        per_user_per_minute: 1000,
+        ..Options::openai_at(&base)
+    })
+    .await;
+    println!("provider openai (guidance's own /v1/chat/completions, the same model)");
+    let others = make_seekers(&q, conversations).await?;
+    phase(&q, &others, per, max_tokens).await?;
+    Ok(())
+}
+
+/// Signed-in users with a chart and credits, each with a conversation and
+/// one warm-up answer: (token, conversation id).
+async fn make_seekers(
+    p: &helpers::Platform,
+    conversations: usize,
+) -> anyhow::Result<Vec<(String, String)>> {
     let gw = p.gateway.as_ref().unwrap().address.clone();
     // Users with a chart and credits, each with a conversation.
     let mut seekers = Vec::new();
@@ -115,11 +146,7 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .text()
         .await?;
-    // One conversation alone, then all of them at once.
-    let alone = &seekers[..1];
-    phase(&p, &gw, alone, per, max_tokens).await?;
-    phase(&p, &gw, &seekers, per, max_tokens).await?;
-    Ok(())
+    Ok(seekers)
 }
 
 /// The local model's prompt positions (evaluated, reused) so far, from
@@ -149,17 +176,17 @@ async fn prompt_positions(p: &helpers::Platform) -> anyhow::Result<(f64, f64)> {
 /// figures are printed.
 async fn phase(
     p: &helpers::Platform,
-    gw: &str,
     seekers: &[(String, String)],
     per: usize,
     max_tokens: usize,
 ) -> anyhow::Result<()> {
     let conversations = seekers.len();
+    let gw = p.gateway.as_ref().unwrap().address.clone();
     let (evaluated0, reused0) = prompt_positions(p).await?;
     let started = Instant::now();
     let runs = seekers.iter().enumerate().map(|(i, (token, cid))| {
         let http = p.http.clone();
-        let gw = gw.to_owned();
+        let gw = gw.clone();
         async move {
             let mut out = Vec::new();
             for k in 0..per {
@@ -244,12 +271,19 @@ async fn phase(
         generated / wall.as_secs_f64()
     );
     let (evaluated, reused) = (evaluated1 - evaluated0, reused1 - reused0);
+    if evaluated + reused > 0.0 {
+        println!(
+            "  prompt positions     {evaluated:.0} evaluated, {reused:.0} reused from the prefix cache ({:.0} % reused)",
+            100.0 * reused / (evaluated + reused)
+        );
+    }
+    let providers: std::collections::BTreeSet<&str> = results
+        .iter()
+        .filter_map(|r| r.2["provider"].as_str())
+        .collect();
     println!(
-        "  prompt positions     {evaluated:.0} evaluated, {reused:.0} reused from the prefix cache ({:.0} % reused)",
-        100.0 * reused / (evaluated + reused).max(1.0)
-    );
-    println!(
-        "  faithfulness (provider local): {fixed} sentences corrected or dropped in {} answers ({:.2} per answer)",
+        "  faithfulness (provider {}): {fixed} sentences corrected or dropped in {} answers ({:.2} per answer)",
+        providers.into_iter().collect::<Vec<_>>().join(", "),
         results.len(),
         fixed as f64 / results.len().max(1) as f64
     );

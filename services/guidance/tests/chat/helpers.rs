@@ -77,6 +77,10 @@ pub struct Platform {
     pub pricing: testkit::Running,
     pub guidance: testkit::Running,
     pub gateway: Option<testkit::Running>,
+    /// guidance's OpenAI-compatible API (`llm.openai.base_url` form), when
+    /// enabled through `Options::extra` (read by `guidance_e2e_bench`).
+    #[allow(dead_code)]
+    pub llm_api: Option<String>,
     pub database_url: String,
     pub nats_url: String,
     gateway_auth: InternalAuth,
@@ -163,6 +167,9 @@ pub async fn spawn(opts: Options) -> Platform {
     let guidance_app = guidance::Application::build(gb, gc)
         .await
         .expect("guidance");
+    let llm_api = guidance_app
+        .llm_api_port()
+        .map(|port| format!("http://127.0.0.1:{port}/v1"));
     let guidance = testkit::Running::spawn(
         guidance_app.port(),
         guidance_app.shutdown_token(),
@@ -206,6 +213,7 @@ pub async fn spawn(opts: Options) -> Platform {
         pricing,
         guidance,
         gateway,
+        llm_api,
         database_url,
         nats_url,
         gateway_auth: InternalAuth::development("gateway").unwrap(),
