@@ -96,7 +96,6 @@ async fn main() -> anyhow::Result<()> {
 
     // Time to first token through the provider, for a chat whose prompt is
     // n_prompt tokens long.
-    let provider = LocalProvider::new(model.clone());
     let mut user = model
         .tokenizer()
         .decode(&ids[..n_prompt.saturating_sub(30)]);
@@ -110,22 +109,19 @@ async fn main() -> anyhow::Result<()> {
         temperature: Some(0.0),
         top_p: None,
     };
-    let mut provider_ttft = f64::INFINITY;
-    let mut chat_prompt_tokens = 0;
-    for _ in 0..runs {
-        let t0 = Instant::now();
-        let mut stream = provider.generate(req.clone()).await?;
-        let mut first = None;
-        while let Some(item) = stream.next().await {
-            match item? {
-                Chunk::Delta(_) if first.is_none() => first = Some(t0.elapsed().as_secs_f64()),
-                Chunk::Delta(_) => {}
-                Chunk::Done(u) => chat_prompt_tokens = u.prompt_tokens,
-            }
-        }
-        provider_ttft = provider_ttft.min(first.unwrap_or(f64::INFINITY));
-    }
-
+    // Cold: a model without the prefix cache evaluates the whole prompt
+    // every time. Warm: the same prompt again, its prefix reused (all but
+    // the last token), as for a conversation's repeated system prompt.
+    let (_, cold_cfg) = guidance::load_config(&[
+        ("llm.local.gguf".into(), gguf.clone()),
+        ("llm.local.prefix_cache_tokens".into(), "0".into()),
+    ])?;
+    let cold_model = Arc::new(LocalModel::load(&cold_cfg.llm.local)?);
+    let (provider_ttft, chat_prompt_tokens) =
+        first_delta(&LocalProvider::new(cold_model), &req, runs).await?;
+    let warm_provider = LocalProvider::new(model.clone());
+    first_delta(&warm_provider, &req, 1).await?;
+    let (warm_ttft, _) = first_delta(&warm_provider, &req, runs).await?;
     println!();
     println!(
         "{:<34} {:>14} {:>14} {:>12}",
@@ -145,6 +141,13 @@ async fn main() -> anyhow::Result<()> {
         "",
         provider_ttft * 1000.0,
         chat_prompt_tokens
+    );
+    println!(
+        "{:<34} {:>14} {:>14} {:>12.1}   (the same prompt again: its prefix from the cache)",
+        "  ... prefix cached",
+        "",
+        "",
+        warm_ttft * 1000.0
     );
 
     match llama_cpp(&gguf, &ids, n_gen, threads, runs) {
@@ -217,4 +220,29 @@ fn llama_cpp(
     let line = String::from_utf8_lossy(&out.stdout);
     let last = line.lines().last().unwrap_or("");
     Ok(serde_json::from_str(last)?)
+}
+
+/// Best time to the first delta over `runs` generations of `req`, and the
+/// prompt tokens the provider counted.
+async fn first_delta(
+    provider: &LocalProvider,
+    req: &ChatRequest,
+    runs: usize,
+) -> anyhow::Result<(f64, u32)> {
+    let mut best = f64::INFINITY;
+    let mut prompt_tokens = 0;
+    for _ in 0..runs {
+        let t0 = Instant::now();
+        let mut stream = provider.generate(req.clone()).await?;
+        let mut first = None;
+        while let Some(item) = stream.next().await {
+            match item? {
+                Chunk::Delta(_) if first.is_none() => first = Some(t0.elapsed().as_secs_f64()),
+                Chunk::Delta(_) => {}
+                Chunk::Done(u) => prompt_tokens = u.prompt_tokens,
+            }
+        }
+        best = best.min(first.unwrap_or(f64::INFINITY));
+    }
+    Ok((best, prompt_tokens))
 }
