@@ -110,6 +110,12 @@ bench-guidance *args:
     JYOTIFLOW__ENV=development cargo run -q --release -p guidance --example guidance_llm_bench -- {{args}}
     JYOTIFLOW__ENV=development cargo run -q --release -p guidance --example guidance_e2e_bench -- 4 3 64
 
+# Media: Agora tokens per second, our builder beside Agora's npm package
+# `agora-token` run by Node in the same run (installed under .local/node).
+bench-media seconds="2":
+    test -d .local/node/node_modules/agora-token || npm install --silent --no-audit --no-fund --prefix .local/node agora-token@2.0.6
+    cargo run -q --release -p agora --example agora_bench -- {{seconds}} .local/node/node_modules
+
 # Astro engine: charts per second, ours vs pyswisseph side by side (installs pyswisseph for the comparison only).
 bench-astro seconds="5":
     python3 -c 'import swisseph' 2>/dev/null || python3 -m pip install -q pyswisseph

@@ -24,7 +24,6 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
-use std::io::Write;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -158,10 +157,17 @@ fn put_bytes(out: &mut Vec<u8>, field: &'static str, b: &[u8]) -> Result<(), Tok
 
 /// Privileges as a map: sorted by id, the last value given for an id wins.
 fn pack_privileges(out: &mut Vec<u8>, privileges: &[(u16, u32)]) -> Result<(), TokenError> {
-    let map: std::collections::BTreeMap<u16, u32> = privileges.iter().copied().collect();
-    let n = u16::try_from(map.len()).map_err(|_| invalid("too many privileges"))?;
+    let mut sorted: Vec<(usize, u16, u32)> = privileges
+        .iter()
+        .enumerate()
+        .map(|(i, &(id, v))| (i, id, v))
+        .collect();
+    // By id, and for one id the last given first; then one per id.
+    sorted.sort_unstable_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)));
+    sorted.dedup_by_key(|p| p.1);
+    let n = u16::try_from(sorted.len()).map_err(|_| invalid("too many privileges"))?;
     put_u16(out, n);
-    for (id, value) in map {
+    for (_, id, value) in sorted {
         put_u16(out, id);
         put_u32(out, value);
     }
@@ -211,14 +217,14 @@ impl AccessToken2 {
         put_u32(&mut message, self.issue_ts);
         put_u32(&mut message, self.expire);
         put_u32(&mut message, self.salt);
-        // One service per type (a later one replaces an earlier one), sorted.
-        let mut by_type: std::collections::BTreeMap<u16, &Service> = Default::default();
-        for s in &self.services {
-            by_type.insert(s.kind(), s);
-        }
+        // One service per type (a later one replaces an earlier one, as in
+        // Agora's builders, which keep them in a map by type), sorted.
+        let mut by_type: Vec<(usize, &Service)> = self.services.iter().enumerate().collect();
+        by_type.sort_unstable_by(|a, b| a.1.kind().cmp(&b.1.kind()).then(b.0.cmp(&a.0)));
+        by_type.dedup_by_key(|(_, s)| s.kind());
         let n = u16::try_from(by_type.len()).map_err(|_| invalid("too many services"))?;
         put_u16(&mut message, n);
-        for s in by_type.values() {
+        for (_, s) in by_type {
             s.pack(&mut message)?;
         }
         // The signing key: HMAC over the certificate keyed with the issue
@@ -238,20 +244,41 @@ impl AccessToken2 {
     /// `007` + base64(zlib(content)).
     pub fn build(&self) -> Result<String, TokenError> {
         let content = self.content()?;
-        let mut z = flate2::write::ZlibEncoder::new(
-            Vec::with_capacity(content.len()),
-            flate2::Compression::default(),
-        );
-        z.write_all(&content)
-            .map_err(|e| invalid(format!("compressing: {e}")))?;
-        let compressed = z
-            .finish()
-            .map_err(|e| invalid(format!("compressing: {e}")))?;
+        let compressed = zlib(&content)?;
         Ok(format!(
             "007{}",
             base64::engine::general_purpose::STANDARD.encode(compressed)
         ))
     }
+}
+
+thread_local! {
+    /// One zlib compressor per thread, reset for each token: initialising
+    /// one allocates and clears ~256 KB, most of a token's cost; a reset
+    /// stream compresses exactly as a new one.
+    static DEFLATE: std::cell::RefCell<flate2::Compress> =
+        std::cell::RefCell::new(flate2::Compress::new(flate2::Compression::default(), true));
+}
+
+/// A zlib stream of `data` at the default level, as `zlib.compress` makes it.
+fn zlib(data: &[u8]) -> Result<Vec<u8>, TokenError> {
+    DEFLATE.with(|cell| {
+        let mut z = cell.borrow_mut();
+        z.reset();
+        let mut out = Vec::with_capacity(data.len() + 64);
+        loop {
+            let read = usize::try_from(z.total_in()).unwrap_or(usize::MAX);
+            let rest = data.get(read..).unwrap_or_default();
+            let status = z
+                .compress_vec(rest, &mut out, flate2::FlushCompress::Finish)
+                .map_err(|e| invalid(format!("compressing: {e}")))?;
+            match status {
+                flate2::Status::StreamEnd => return Ok(out),
+                // The output is full: give it more room and go on.
+                flate2::Status::Ok | flate2::Status::BufError => out.reserve(out.len().max(64)),
+            }
+        }
+    })
 }
 
 /// A legacy AccessToken (`006`) to build.
@@ -530,7 +557,21 @@ mod tests {
             uid: Uid::Number(7),
             privileges: rtc_role_privileges(1, 60).unwrap(),
         };
-        assert_eq!(token(vec![rtc]), token(vec![sorted]));
+        assert_eq!(token(vec![rtc.clone()]), token(vec![sorted]));
+        // For one privilege id, and for one service type, the last wins.
+        let twice = Service::Rtm {
+            user_id: "u".into(),
+            privileges: vec![(rtm::LOGIN, 5), (rtm::LOGIN, 60)],
+        };
+        assert_eq!(token(vec![twice]), token(vec![rtm.clone()]));
+        let other_user = Service::Rtm {
+            user_id: "someone else".into(),
+            privileges: vec![(rtm::LOGIN, 60)],
+        };
+        assert_eq!(
+            token(vec![other_user, rtc.clone(), rtm.clone()]),
+            token(vec![rtc, rtm])
+        );
     }
 
     #[test]
