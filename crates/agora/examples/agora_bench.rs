@@ -114,5 +114,15 @@ fn main() {
         o7 / n7
     );
     println!("{:<10} {:>14.0} {:>14.0} {:>7.1}x", "006", o6, n6, o6 / n6);
-    println!("goal: ratio >= 5x");
+    // The service builds tokens on every core; Node's builder runs on one.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let all: f64 = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..cores).map(|_| s.spawn(|| ours(seconds).0)).collect();
+        workers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
+    println!(
+        "{:<10} {:>14.0} {:>14.0} {:>7.1}x   (ours on {cores} threads, Node on one)",
+        "007 rtc", all, n7, all / n7
+    );
+    println!("goal: ratio >= 5x (one core each: the first two lines)");
 }
