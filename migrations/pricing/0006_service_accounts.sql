@@ -4,8 +4,10 @@
 -- becomes one charge at the catalog price of its service code when it
 -- happened, and the account sums them (an internal cost account; it is
 -- never refused, so it has no balance to run out of).
-INSERT INTO services (code, name, category, unit, base_price, llm_ktokens_milli)
-VALUES ('guidance_text', 'Generated text for a service', 'guidance', 'request', 2, 1000)
+-- `guidance_text` is inactive: not offered to users (not listed publicly,
+-- not quotable); its price is what services are charged.
+INSERT INTO services (code, name, category, unit, base_price, llm_ktokens_milli, active)
+VALUES ('guidance_text', 'Generated text for a service', 'guidance', 'request', 2, 1000, false)
 ON CONFLICT (code) DO NOTHING;
 INSERT INTO price_history (id, service_code, price, kind, starts_at)
 SELECT gen_random_uuid(), 'guidance_text', 2, 'base', '-infinity'::timestamptz

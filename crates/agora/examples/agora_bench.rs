@@ -122,7 +122,10 @@ fn main() {
     });
     println!(
         "{:<10} {:>14.0} {:>14.0} {:>7.1}x   (ours on {cores} threads, Node on one)",
-        "007 rtc", all, n7, all / n7
+        "007 rtc",
+        all,
+        n7,
+        all / n7
     );
     println!("goal: ratio >= 5x (one core each: the first two lines)");
 }

@@ -1,9 +1,9 @@
 //! The prompt: the persona's versioned system prompt and language
-//! instruction (the same for every question, so its keys and values are
-//! reused from the model's prefix cache), then the earlier turns that fit
-//! the history budget (the same from one turn to the next), then the
-//! question with what is new for it: the chart facts and the teachings
-//! chosen for it (ChatML control tokens removed from the question).
+//! instruction (the same for every question, so the local model reuses its
+//! keys and values from its prefix cache), then the earlier turns that fit
+//! the history budget (plain questions and answers), then the question
+//! with what is new for it: the chart facts and the teachings chosen for it
+//! (ChatML control tokens removed from the question).
 
 use super::facts::Fact;
 use super::lang::{Language, Persona};

@@ -11,11 +11,14 @@
 //!   the sequences already running (its first token is not queued behind
 //!   their answers), then all running sequences decode one token each, in
 //!   turn;
-//! * a prompt that starts with the same tokens as a recent one (the
-//!   persona's system prompt, a conversation's earlier turns) goes on from a
-//!   copy of that prompt's keys and values instead of evaluating them again
-//!   (`llm.local.prefix_cache_tokens` positions are kept, least recently
-//!   used first out).
+//! * a prompt that starts with the same tokens as a recent prompt goes on
+//!   from a copy of that prompt's keys and values instead of evaluating
+//!   them again (`llm.local.prefix_cache_tokens` positions of recent
+//!   prompts are kept, least recently used first out). For guidance's
+//!   answers that shared part is the persona's system prompt, the same for
+//!   everyone; a conversation's next turn shares no more, because its
+//!   history holds the plain question, not the facts and teachings the
+//!   model was shown with it.
 //!
 //! Tokens are sent as they are decoded; when the receiver is dropped the
 //! sequence stops at its next step.
@@ -390,20 +393,23 @@ impl PrefixCache {
         }
     }
 
-    /// Keeps `cache` (whose first `tokens.len()` positions are `tokens`):
-    /// entries it extends are dropped, then the least recently used until
-    /// the positions kept fit `max_tokens`.
+    /// Whether [`PrefixCache::insert`] would keep a prompt of `tokens` (so
+    /// that its keys and values are copied only then).
+    fn would_keep(&self, tokens: &[u32]) -> bool {
+        tokens.len() >= MIN_REUSE
+            && tokens.len() <= self.max_tokens
+            && !self
+                .entries
+                .iter()
+                .any(|e| e.tokens.len() >= tokens.len() && e.tokens.starts_with(tokens))
+    }
+
+    /// Keeps `cache` (exactly the positions of `tokens`, as
+    /// [`Cache::fork`] makes it): entries it extends are dropped, then the
+    /// least recently used until the positions kept fit `max_tokens`.
     fn insert(&mut self, tokens: Vec<u32>, cache: Cache) {
-        if tokens.len() < MIN_REUSE || tokens.len() > self.max_tokens || cache.len() < tokens.len()
-        {
+        if !self.would_keep(&tokens) || cache.len() != tokens.len() {
             return;
-        }
-        if self
-            .entries
-            .iter()
-            .any(|e| e.tokens.len() >= tokens.len() && e.tokens.starts_with(&tokens))
-        {
-            return; // already known, or a longer version of it
         }
         self.entries.retain(|e| !tokens.starts_with(&e.tokens));
         self.clock += 1;
@@ -493,7 +499,7 @@ impl Scheduler {
                 match self.start(job) {
                     Ok(mut seq) => match self.step(&mut seq) {
                         Ok(Step::Running) => running.push(seq),
-                        Ok(Step::Over) => self.finish(seq),
+                        Ok(Step::Over) => drop(seq),
                         Err(e) => {
                             let _ = seq.tx.send(Err(e));
                         }
@@ -509,8 +515,7 @@ impl Scheduler {
                 match self.step(&mut running[i]) {
                     Ok(Step::Running) => i += 1,
                     Ok(Step::Over) => {
-                        let seq = running.swap_remove(i);
-                        self.finish(seq);
+                        running.swap_remove(i);
                     }
                     Err(e) => {
                         let seq = running.swap_remove(i);
@@ -539,8 +544,12 @@ impl Scheduler {
         self.stats
             .prompt_tokens_evaluated
             .inc_by((job.prompt.len() - reused) as u64);
-        if let Ok(copy) = session.cache.fork(job.prompt.len()) {
-            self.prefixes.insert(job.prompt.clone(), copy);
+        // A copy of exactly the prompt's positions (the session's own cache
+        // goes on growing), made only when the cache will keep it.
+        if self.prefixes.would_keep(&job.prompt) {
+            if let Ok(copy) = session.cache.fork(job.prompt.len()) {
+                self.prefixes.insert(job.prompt.clone(), copy);
+            }
         }
         let p = &job.params;
         let sampler = Sampler::new(
@@ -615,17 +624,6 @@ impl Scheduler {
         };
         let _ = seq.tx.send(Ok(Chunk::Done(usage)));
         Step::Over
-    }
-
-    /// Keeps a finished sequence's keys and values for the prompts that
-    /// will start with it (a conversation's next turn).
-    fn finish(&mut self, seq: Sequence) {
-        let evaluated = seq.session.cache.len();
-        if evaluated >= seq.prompt_tokens {
-            let mut tokens = seq.history;
-            tokens.truncate(evaluated);
-            self.prefixes.insert(tokens, seq.session.cache);
-        }
     }
 }
 
