@@ -4,7 +4,9 @@
 //!   channel, publish audio, video and data streams; RTM: log in), each
 //!   privilege with its own expiry, signed with a key derived from the app
 //!   certificate, the issue time and a salt, then zlib-compressed;
-//! * **AccessToken (`006`)**: the legacy RTC token (no compression).
+//! * **AccessToken (`006`)**: the legacy RTC token (no compression);
+//! * the Notification Center's `Agora-Signature-V2` check
+//!   ([`notification_signature_is_valid`]).
 //!
 //! A token that differs from Agora's reference builders by one byte is
 //! refused by Agora, so every byte here follows their layout: little-endian
@@ -327,6 +329,23 @@ impl AccessToken006 {
     }
 }
 
+// ------------------------------------------------------ notifications
+
+/// Whether `signature` (the `Agora-Signature-V2` header: lower- or
+/// upper-case hex) is the HMAC-SHA256 of the raw request body keyed with
+/// the Notification Center secret. Compared in constant time; anything
+/// malformed is simply not valid.
+pub fn notification_signature_is_valid(secret: &[u8], body: &[u8], signature: &str) -> bool {
+    let Ok(expected) = hex::decode(signature.trim()) else {
+        return false;
+    };
+    let Ok(mut mac) = HmacSha256::new_from_slice(secret) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&expected).is_ok()
+}
+
 // ------------------------------------------------------------ JSON input
 
 /// A uid as JSON: a number (decimal text, 0 = any user) or a string.
@@ -516,6 +535,27 @@ mod tests {
             t.build().unwrap(),
             "006970CA35de60c44645bbae8a215061b33IACV0fZUBw+72cVoL9eyGGh3Q6Poi8bgjwVLnyKSJyOXR7dIfRBXoFHlEAABAAAAR/QQAAEAAQCvKDdW"
         );
+    }
+
+    #[test]
+    fn notification_signatures_are_checked_over_the_raw_body() {
+        let secret = b"ncs-secret";
+        let body = br#"{"noticeId":"2000001428:4330:107","productId":1,"eventType":103,"notifyMs":1611566412672,"payload":{"channelName":"c","uid":7,"platform":1,"clientSeq":1625051030746,"ts":1560396843}}"#;
+        let good = hex::encode(hmac(secret, &[body]).unwrap());
+        assert!(notification_signature_is_valid(secret, body, &good));
+        assert!(notification_signature_is_valid(
+            secret,
+            body,
+            &good.to_uppercase()
+        ));
+        // Another secret, a changed byte, a truncated or non-hex header.
+        assert!(!notification_signature_is_valid(b"other", body, &good));
+        let mut changed = body.to_vec();
+        changed[10] ^= 1;
+        assert!(!notification_signature_is_valid(secret, &changed, &good));
+        assert!(!notification_signature_is_valid(secret, body, &good[..40]));
+        assert!(!notification_signature_is_valid(secret, body, "zz"));
+        assert!(!notification_signature_is_valid(secret, body, ""));
     }
 
     #[test]
