@@ -5,7 +5,8 @@
 #   ./dev.sh lint    cargo fmt --check and clippy -D warnings
 #   ./dev.sh down    stop what `up` started
 #   ./dev.sh models  fetch and prepare guidance's models (up and test do it too)
-# It installs what is missing (PostgreSQL, nats-server, just), starts
+# It installs what is missing (PostgreSQL, nats-server, just, espeak-ng,
+# ffmpeg), starts
 # PostgreSQL and NATS with JetStream when they are not running, then hands
 # over to the justfile.
 set -euo pipefail
@@ -110,11 +111,23 @@ PY
   services/guidance/scripts/install-model.sh
 }
 
+# media: speech with espeak-ng, audio and video with ffmpeg (ffprobe checks
+# results in tests).
+ensure_media_tools() {
+  local missing=()
+  command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+  { command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null; } || missing+=(ffmpeg)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    apt_install "${missing[@]}"
+  fi
+}
+
 cmd="${1:-help}"; shift || true
 case "$cmd" in
-  up)   ensure_postgres; ensure_nats; start_nats; ensure_just; ensure_models; exec just up "$@" ;;
+  up)   ensure_postgres; ensure_nats; start_nats; ensure_just; ensure_models; ensure_media_tools; exec just up "$@" ;;
   down) ensure_just; exec just down ;;
-  test) ensure_postgres; ensure_nats; ensure_just; ensure_models; exec just test "$@" ;;
+  test) ensure_postgres; ensure_nats; ensure_just; ensure_models; ensure_media_tools; exec just test "$@" ;;
   models) ensure_models ;;
   lint) ensure_just; exec just lint ;;
   *) sed -n '2,10p' "$0"; exit 2 ;;

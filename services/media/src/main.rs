@@ -1,18 +1,32 @@
-//! `media`: the media service's binary. The service (live consultations,
-//! avatar jobs) is not built yet; what exists is its Agora token builder:
-//!
-//! `media agora-token` reads one JSON object on stdin (the input format of
-//! `../shared/reference/agora/check.py`) and prints the token.
+//! `media`: the media service's binary.
 
-#![forbid(unsafe_code)]
-
+use clap::{Parser, Subcommand};
 use std::io::Read;
 use std::process::ExitCode;
 
+#[derive(Parser)]
+#[command(
+    name = "media",
+    about = "JyotiFlow media: live consultations billed by the minute, avatar voice/video messages"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    #[command(flatten)]
+    Standard(platform::cli::Command),
+    /// Build an Agora token: reads one JSON case on stdin (the input of
+    /// `shared/reference/agora/check.py`), prints the token.
+    AgoraToken,
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("agora-token") => {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::AgoraToken => {
             let mut input = String::new();
             if let Err(e) = std::io::stdin().read_to_string(&mut input) {
                 eprintln!("media agora-token: reading stdin: {e}");
@@ -29,12 +43,16 @@ fn main() -> ExitCode {
                 }
             }
         }
-        _ => {
-            eprintln!(
-                "usage: media agora-token < case.json\n\
-                 (the media service itself is not built yet: see issue #10)"
-            );
-            ExitCode::from(2)
-        }
+        Command::Standard(cmd) => platform::cli::run_standard(
+            "media",
+            cmd,
+            media::load_config(&[]),
+            media::MIGRATIONS,
+            |base, cfg| async move {
+                let app = media::Application::build(base, cfg).await?;
+                platform::shutdown::on_signals(app.shutdown_token());
+                app.run_until_stopped().await
+            },
+        ),
     }
 }

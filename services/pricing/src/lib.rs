@@ -26,7 +26,7 @@ use platform::outbox::OutboxSignal;
 use platform::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
 
-pub const MIGRATIONS: &[Migration] = platform::migrations!("../../../migrations/pricing", 1 => "0001_init", 2 => "0002_usage_events", 3 => "0003_payment_safety", 4 => "0004_limits", 5 => "0005_usage_holds", 6 => "0006_service_accounts");
+pub const MIGRATIONS: &[Migration] = platform::migrations!("../../../migrations/pricing", 1 => "0001_init", 2 => "0002_usage_events", 3 => "0003_payment_safety", 4 => "0004_limits", 5 => "0005_usage_holds", 6 => "0006_service_accounts", 7 => "0007_live_and_avatar_services");
 
 pub use openapi::ApiDoc;
 
