@@ -34,7 +34,7 @@ CREATE TABLE live_sessions (
     kind             text NOT NULL CHECK (kind IN ('chat', 'voice', 'video')),
     status           text NOT NULL CHECK (status IN ('requested', 'accepted', 'active', 'ended')),
     end_reason       text CHECK (end_reason IN ('declined', 'timed_out', 'cancelled', 'user_ended',
-                         'reader_ended', 'no_heartbeat', 'not_joined', 'credit_exhausted', 'failed')),
+                         'reader_ended', 'no_heartbeat', 'not_joined', 'credit_exhausted', 'time_limit', 'failed')),
     service_code     text NOT NULL,
     price_per_minute bigint NOT NULL CHECK (price_per_minute > 0),
     quote_id         uuid,
@@ -55,8 +55,15 @@ CREATE TABLE live_sessions (
     ended_at         timestamptz,
     user_joined      boolean NOT NULL DEFAULT false,
     reader_joined    boolean NOT NULL DEFAULT false,
+    -- last heartbeat or Agora presence of each side
     user_seen_at     timestamptz,
     reader_seen_at   timestamptz,
+    -- in the Agora channel by the Notification Center (joined, not left);
+    -- the clientSeq of the newest notice applied, so older ones are ignored
+    user_in_channel  boolean NOT NULL DEFAULT false,
+    reader_in_channel boolean NOT NULL DEFAULT false,
+    user_client_seq  bigint,
+    reader_client_seq bigint,
     rating           smallint CHECK (rating BETWEEN 1 AND 5),
     review           text CHECK (char_length(review) <= 2000),
     rated_at         timestamptz,

@@ -61,6 +61,25 @@ pub mod guidance {
     pub const EVT_USAGE_RECORDED: &str = "guidance.usage.recorded";
 }
 
+pub mod media {
+    pub const SERVICE: &str = "media";
+    /// Avatar jobs waiting for a worker: the one subject of the work-queue
+    /// stream [`AVATAR_JOBS_STREAM`] (each message is one job id).
+    pub const AVATAR_JOBS: &str = "media.avatar.jobs";
+    /// The work-queue stream of avatar jobs (before the deployment prefix).
+    pub const AVATAR_JOBS_STREAM: &str = "MEDIA_AVATAR_JOBS";
+    /// The durable consumer every media instance's workers share.
+    pub const AVATAR_WORKERS: &str = "media_avatar_workers";
+    /// Core NATS hints, `media.avatar.progress.<job id>`: a job has new
+    /// events (SSE followers read them from the database).
+    pub const AVATAR_PROGRESS_PREFIX: &str = "media.avatar.progress";
+    /// Core NATS broadcast to every media instance: cancel a running job.
+    pub const AVATAR_CANCEL: &str = "media.avatar.cancel";
+    pub const EVT_AVATAR_SUCCEEDED: &str = "media.avatar.succeeded";
+    pub const EVT_AVATAR_FAILED: &str = "media.avatar.failed";
+    pub const EVT_AVATAR_CANCELLED: &str = "media.avatar.cancelled";
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

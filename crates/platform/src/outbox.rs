@@ -33,6 +33,20 @@ pub async fn enqueue<C: GenericClient, T: Serialize>(
     event: &EventEnvelope<T>,
     ctx: &CallContext,
 ) -> Result<(), AppError> {
+    enqueue_to(tx, &event.subject(), event, ctx).await
+}
+
+/// Like [`enqueue`], for a subject other than the event's own `evt.<type>`:
+/// a work item for a JetStream work-queue stream (e.g. media's avatar jobs),
+/// relayed the same way (signed, `Nats-Msg-Id` = the envelope's id) so the
+/// work is queued if and only if the transaction commits. The stream that
+/// captures `subject` must exist (its consumer creates it).
+pub async fn enqueue_to<C: GenericClient, T: Serialize>(
+    tx: &C,
+    subject: &str,
+    event: &EventEnvelope<T>,
+    ctx: &CallContext,
+) -> Result<(), AppError> {
     let payload = serde_json::to_value(event).map_err(AppError::internal)?;
     let headers: BTreeMap<String, String> = ctx
         .headers()
@@ -42,7 +56,7 @@ pub async fn enqueue<C: GenericClient, T: Serialize>(
     let headers = serde_json::to_value(headers).map_err(AppError::internal)?;
     tx.execute(
         "INSERT INTO outbox (id, subject, payload, headers) VALUES ($1, $2, $3, $4)",
-        &[&event.id.as_uuid(), &event.subject(), &payload, &headers],
+        &[&event.id.as_uuid(), &subject, &payload, &headers],
     )
     .await
     .map_err(crate::db::q)?;

@@ -150,6 +150,8 @@ pub fn default_routes() -> Vec<Route> {
         route("/api/v1/payments/stripe/webhook", "pricing", Public),
         route("/api/v1/guidance", "guidance", User),
         route("/api/v1/live", "media", User),
+        // Agora's Notification Center: signed (Agora-Signature-V2), no user.
+        route("/api/v1/live/agora/events", "media", Public),
         route("/api/v1/avatars", "media", User),
     ];
     for s in ["charts", "pricing", "guidance", "media", "monitor"] {

@@ -20,7 +20,8 @@ use platform::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 
-pub const MIGRATIONS: &[Migration] = platform::migrations!("../../../migrations/media", 1 => "0001_live", 2 => "0002_avatars");
+pub const MIGRATIONS: &[Migration] =
+    platform::migrations!("../../../migrations/media", 1 => "0001_live", 2 => "0002_avatars");
 
 #[derive(OpenApi)]
 #[openapi(info(

@@ -621,6 +621,12 @@ pub struct HoldRequest {
     #[serde(default)]
     #[schema(inline)]
     pub ttl_secs: Option<HoldTtl>,
+    /// The catalog service a hold without a quote pays for (reports count
+    /// it there), e.g. a live session's later minutes at the price quoted
+    /// when it began. With a quote it must be the quote's service.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub service_code: Option<crate::input::ServiceCode>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -708,14 +714,38 @@ pub async fn hold(
                     "must equal the quoted total",
                 ));
             }
-            (total, Some(row.get::<_, String>(1)))
+            let code: String = row.get(1);
+            if req
+                .service_code
+                .as_ref()
+                .is_some_and(|c| c.as_str() != code)
+            {
+                return Err(AppError::validation(
+                    "service_code",
+                    "must be the quote's service",
+                ));
+            }
+            (total, Some(code))
         }
-        None => (
-            req.amount
+        None => {
+            let amount = req
+                .amount
                 .map(Credits::get)
-                .ok_or_else(|| AppError::validation("amount", "amount or quote_id is required"))?,
-            None,
-        ),
+                .ok_or_else(|| AppError::validation("amount", "amount or quote_id is required"))?;
+            let code = match &req.service_code {
+                None => None,
+                Some(c) => {
+                    tx.query_opt("SELECT 1 FROM services WHERE code = $1", &[&c.as_str()])
+                        .await
+                        .map_err(q)?
+                        .ok_or_else(|| {
+                            AppError::validation("service_code", "is not a catalog service")
+                        })?;
+                    Some(c.as_str().to_owned())
+                }
+            };
+            (amount, code)
+        }
     };
     if amount <= 0 {
         return Err(AppError::validation("amount", "must be greater than 0"));
