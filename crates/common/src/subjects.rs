@@ -75,6 +75,8 @@ pub mod media {
     pub const AVATAR_PROGRESS_PREFIX: &str = "media.avatar.progress";
     /// Core NATS broadcast to every media instance: cancel a running job.
     pub const AVATAR_CANCEL: &str = "media.avatar.cancel";
+    /// A live session ended and was settled (minutes, credits, reason).
+    pub const EVT_LIVE_SESSION_ENDED: &str = "media.live.session.ended";
     pub const EVT_AVATAR_SUCCEEDED: &str = "media.avatar.succeeded";
     pub const EVT_AVATAR_FAILED: &str = "media.avatar.failed";
     pub const EVT_AVATAR_CANCELLED: &str = "media.avatar.cancelled";

@@ -830,7 +830,7 @@ async fn settle(
     .await?;
     let e = EventEnvelope::new(
         crate::config::SERVICE,
-        "media.live.session.ended",
+        common::subjects::media::EVT_LIVE_SESSION_ENDED,
         1,
         json!({
             "session_id": id, "user_id": s.user, "reader_id": s.reader, "kind": s.kind,

@@ -348,18 +348,7 @@ pub async fn request_session(
         Ok(hold) => {
             let mut c = platform::db::conn(&state.pool).await?;
             let tx = c.transaction().await.map_err(q)?;
-            tx.execute(
-                "UPDATE live_holds SET status = 'active', hold_id = $3 WHERE session_id = $1 AND seq = $2",
-                &[&id, &1i32, &hold],
-            )
-            .await
-            .map_err(q)?;
-            tx.execute(
-                "UPDATE live_sessions SET covered_minutes = covered_minutes + $2 WHERE id = $1",
-                &[&id, &first],
-            )
-            .await
-            .map_err(q)?;
+            billing::activate_hold(&tx, id, 1, hold).await?;
             events::record(
                 &tx,
                 id,

@@ -8,5 +8,6 @@ mod support;
 
 mod agora;
 mod billing;
+mod gateway;
 mod helpers;
 mod lifecycle;
