@@ -1,7 +1,7 @@
 # Recipes a person runs; ./dev.sh installs what they need first, and CI
 # (.ci/run) runs the same ones.
 
-services := "gateway charts pricing guidance"
+services := "gateway charts pricing guidance media"
 db_url := env_var_or_default("JYOTIFLOW__DATABASE__URL", "postgres://postgres@127.0.0.1:5432/jyotiflow")
 
 default:
@@ -71,7 +71,7 @@ up: build
       ./target/release/$s healthcheck && echo "$s ready" || { echo "$s did not become ready; see .local/logs/$s.log"; exit 1; }
     done
     echo "gateway: http://127.0.0.1:8080  (try: curl http://127.0.0.1:8080/readyz)"
-    echo "charts 8081, pricing 8082, guidance 8083 (reach them through the gateway under /api/v1/...)"
+    echo "charts 8081, pricing 8082, guidance 8083, media 8084 (reach them through the gateway under /api/v1/...)"
     echo "guidance's local model as an OpenAI-compatible API: http://127.0.0.1:8093/v1 (not routed by the gateway)"
 
 # Stop what `up` started.
@@ -111,10 +111,13 @@ bench-guidance *args:
     JYOTIFLOW__ENV=development cargo run -q --release -p guidance --example guidance_e2e_bench -- 4 3 64
 
 # Media: Agora tokens per second, our builder beside Agora's npm package
-# `agora-token` run by Node in the same run (installed under .local/node).
-bench-media seconds="2":
+# `agora-token` run by Node in the same run (installed under .local/node);
+# live billing with 1,000 open sessions; avatar voice job latency.
+bench-media seconds="2" sessions="1000":
     test -d .local/node/node_modules/agora-token || npm install --silent --no-audit --no-fund --prefix .local/node agora-token@2.0.6
     cargo run -q --release -p agora --example agora_bench -- {{seconds}} .local/node/node_modules
+    JYOTIFLOW__ENV=development cargo run -q --release -p media --example live_bench -- {{sessions}} 20
+    JYOTIFLOW__ENV=development cargo run -q --release -p media --example avatar_bench -- 20
 
 # Astro engine: charts per second, ours vs pyswisseph side by side (installs pyswisseph for the comparison only).
 bench-astro seconds="5":

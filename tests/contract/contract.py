@@ -41,8 +41,8 @@ import uuid
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 # The gateway last: its fuzzed logout revokes the token it is called with.
-SERVICES = ["charts", "pricing", "guidance", "gateway"]
-PORTS = {"charts": 0, "pricing": 0, "guidance": 0, "gateway": 0}
+SERVICES = ["charts", "pricing", "guidance", "media", "gateway"]
+PORTS = {"charts": 0, "pricing": 0, "guidance": 0, "media": 0, "gateway": 0}
 MODELS = os.environ.get("JYOTIFLOW_MODELS", os.path.join(ROOT, ".local", "models"))
 # Guidance answers from a few domains of the corpus (seeding all of it would
 # only cost time), with short answers: the run checks the contract, not prose.
@@ -191,6 +191,7 @@ class Platform:
                 "JYOTIFLOW__UPSTREAMS__CHARTS": f"http://127.0.0.1:{PORTS['charts']}",
                 "JYOTIFLOW__UPSTREAMS__PRICING": f"http://127.0.0.1:{PORTS['pricing']}",
                 "JYOTIFLOW__UPSTREAMS__GUIDANCE": f"http://127.0.0.1:{PORTS['guidance']}",
+                "JYOTIFLOW__UPSTREAMS__MEDIA": f"http://127.0.0.1:{PORTS['media']}",
                 # The fuzzer is one client sending thousands of requests
                 # (and failed logins) from one address.
                 "JYOTIFLOW__RATE_LIMIT__ENABLED": "false",
@@ -216,6 +217,12 @@ class Platform:
                 "JYOTIFLOW__ANSWERS__SOURCES": "1",
                 "JYOTIFLOW__ANSWERS__HISTORY_TOKENS": "64",
                 "JYOTIFLOW__ANSWERS__UPSTREAM_TIMEOUT_MS": "20000",
+            })
+        if service == "media":
+            env.update({
+                "JYOTIFLOW__AGORA__APP_ID": "970ca35de60c44645bbae8a215061b33",
+                "JYOTIFLOW__AGORA__APP_CERTIFICATE": "5cfd2fd1755d40ecb72977518be15d3b",
+                "JYOTIFLOW__AGORA__WEBHOOK_SECRET": "contract-run-agora-notification-secret",
             })
         return env
 
@@ -297,7 +304,7 @@ class Platform:
         tables = psql(self.db_url, """
             SELECT string_agg(format('%I.%I', table_schema, table_name), ',' ORDER BY 1)
             FROM information_schema.tables
-            WHERE table_schema IN ('gateway','charts','pricing','guidance') AND table_type = 'BASE TABLE'
+            WHERE table_schema IN ('gateway','charts','pricing','guidance','media') AND table_type = 'BASE TABLE'
               AND table_name NOT IN ('login_throttle', 'refinery_schema_history', 'schema_migrations')""")
         out = {}
         for t in tables.split(","):
