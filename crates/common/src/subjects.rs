@@ -58,6 +58,8 @@ pub mod guidance {
     pub const SERVICE: &str = "guidance";
     pub const TEXT_GENERATE: &str = "guidance.text.generate";
     pub const KNOWLEDGE_SEARCH: &str = "guidance.knowledge.search";
+    /// One of the acting user's delivered answers (media speaks it).
+    pub const MESSAGE_GET: &str = "guidance.message.get";
     pub const EVT_USAGE_RECORDED: &str = "guidance.usage.recorded";
 }
 

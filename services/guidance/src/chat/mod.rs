@@ -550,7 +550,64 @@ pub struct GeneratedText {
     pub usage: crate::llm::Usage,
 }
 
+/// Services that may read a user's answers, acting for that user (media
+/// turns one into an avatar message).
+pub const MESSAGE_READERS: &[&str] = &["media"];
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageGet {
+    pub message_id: Uuid,
+}
+
+/// An answer as another service gets it.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct AnswerText {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub content: String,
+    pub language: Language,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `guidance.message.get`: one delivered answer (`complete` or `crisis`) in
+/// a conversation of the acting user; 404 for anything else.
+async fn answer_text(state: &AppState, user: Uuid, id: Uuid) -> Result<AnswerText, AppError> {
+    let c = platform::db::conn(&state.pool).await?;
+    let row = c
+        .query_opt(
+            "SELECT m.id, m.conversation_id, m.content, c.language, m.created_at
+             FROM messages m JOIN conversations c ON c.id = m.conversation_id
+             WHERE m.id = $1 AND c.user_id = $2 AND m.role = 'assistant'
+               AND m.status IN ('complete', 'crisis')",
+            &[&id, &user],
+        )
+        .await
+        .map_err(q)?
+        .ok_or_else(|| AppError::not_found("answer"))?;
+    Ok(AnswerText {
+        id: row.get(0),
+        conversation_id: row.get(1),
+        content: row.get(2),
+        language: Language::parse(row.get(3)).unwrap_or(Language::En),
+        created_at: row.get(4),
+    })
+}
+
 pub async fn register(rpc: &mut RpcServer, state: web::Data<AppState>) -> anyhow::Result<()> {
+    let reader = state.clone().into_inner();
+    rpc.endpoint(
+        common::subjects::guidance::MESSAGE_GET,
+        MESSAGE_READERS,
+        move |req: RpcRequest, body: MessageGet| {
+            let st = reader.clone();
+            async move {
+                let user = req.acting_user(None)?;
+                answer_text(&st, user.as_uuid(), body.message_id).await
+            }
+        },
+    )
+    .await?;
     let st = state.into_inner();
     rpc.endpoint(
         common::subjects::guidance::TEXT_GENERATE,

@@ -41,6 +41,8 @@ pub struct Options {
     /// `llm.openai.base_url` when the openai provider is used.
     pub openai_base: Option<String>,
     pub gateway: bool,
+    /// Start media too (it speaks guidance's answers).
+    pub media: bool,
     pub per_user_per_minute: u32,
     pub max_tokens: usize,
     /// More configuration (key, value), applied last.
@@ -53,6 +55,7 @@ impl Default for Options {
             providers: "local",
             openai_base: None,
             gateway: false,
+            media: false,
             per_user_per_minute: 1000,
             max_tokens: 40,
             extra: Vec::new(),
@@ -77,6 +80,7 @@ pub struct Platform {
     pub pricing: testkit::Running,
     pub guidance: testkit::Running,
     pub gateway: Option<testkit::Running>,
+    pub media: Option<testkit::Running>,
     /// guidance's OpenAI-compatible API (`llm.openai.base_url` form), when
     /// enabled through `Options::extra` (read by `guidance_e2e_bench`).
     #[allow(dead_code)]
@@ -198,6 +202,20 @@ pub async fn spawn(opts: Options) -> Platform {
     } else {
         None
     };
+    let media = if opts.media {
+        let (mb, mc) = media::load_config(&backing.overrides(&[])).expect("media config");
+        platform::cli::migrate(&mb, media::MIGRATIONS)
+            .await
+            .expect("media migrate");
+        let app = media::Application::build(mb, mc).await.expect("media");
+        Some(testkit::Running::spawn(
+            app.port(),
+            app.shutdown_token(),
+            app.run_until_stopped(),
+        ))
+    } else {
+        None
+    };
     let testkit::Backing {
         database_url,
         nats_url,
@@ -213,6 +231,7 @@ pub async fn spawn(opts: Options) -> Platform {
         pricing,
         guidance,
         gateway,
+        media,
         llm_api,
         database_url,
         nats_url,
@@ -293,6 +312,7 @@ impl Platform {
         let base = match service {
             "charts" => &self.charts,
             "pricing" => &self.pricing,
+            "media" => self.media.as_ref().expect("media was not started"),
             _ => &self.guidance,
         };
         let mut r = self

@@ -10,3 +10,4 @@ mod faithfulness;
 mod fake_openai;
 mod gateway;
 mod helpers;
+mod spoken;

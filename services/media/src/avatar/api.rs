@@ -64,6 +64,8 @@ fn job_id(s: &str) -> Result<Uuid, AppError> {
 /// A submit, checked and normalised.
 struct Spec {
     kind: Kind,
+    /// A guidance answer of the caller's to speak (its text is fetched).
+    message: Option<Uuid>,
     text: String,
     language: super::model::Language,
     voice: Option<String>,
@@ -72,18 +74,17 @@ struct Spec {
 
 impl Spec {
     fn parse(b: NewJob) -> Result<Spec, AppError> {
-        if b.guidance_message_id.is_some() {
+        if b.guidance_message_id.is_some() && b.text.is_some() {
             return Err(AppError::validation(
                 "guidance_message_id",
-                "is not supported yet: guidance has no endpoint that returns a message; \
-                 send the message's text as `text`",
+                "send either `text` or `guidance_message_id`, not both",
             ));
         }
         let text = b
             .text
             .map(|t| t.as_str().trim().to_owned())
             .unwrap_or_default();
-        if text.is_empty() {
+        if text.is_empty() && b.guidance_message_id.is_none() {
             return Err(AppError::validation(
                 "text",
                 format!(
@@ -100,6 +101,7 @@ impl Spec {
         }
         Ok(Spec {
             kind: b.kind,
+            message: b.guidance_message_id,
             text,
             language: b.language,
             voice: b.voice.map(|v| v.as_str().to_owned()),
@@ -119,6 +121,66 @@ impl Spec {
         );
         hex::encode(Sha256::digest(canonical.as_bytes()))
     }
+}
+
+#[derive(serde::Deserialize)]
+struct AnswerText {
+    content: String,
+}
+
+/// The text of one of the caller's guidance answers (guidance checks that
+/// it is theirs), trimmed to what a job may say.
+async fn guidance_answer(
+    state: &AppState,
+    p: &common::Principal,
+    message: Uuid,
+) -> Result<String, AppError> {
+    let r: Result<AnswerText, AppError> = state
+        .bus
+        .request(
+            common::subjects::guidance::MESSAGE_GET,
+            Some(p),
+            &platform::nats::CallContext::current(),
+            &serde_json::json!({ "message_id": message }),
+        )
+        .await;
+    let a = match r {
+        Ok(a) => a,
+        Err(e) if e.code == ErrorCode::NotFound => {
+            return Err(AppError::validation(
+                "guidance_message_id",
+                "is not one of your delivered guidance answers",
+            ))
+        }
+        Err(e)
+            if matches!(
+                e.code,
+                ErrorCode::Timeout
+                    | ErrorCode::MessagingUnavailable
+                    | ErrorCode::ServiceUnavailable
+            ) =>
+        {
+            return Err(AppError::new(
+                ErrorCode::ServiceUnavailable,
+                "guidance is unavailable to read the answer; try again shortly",
+            )
+            .with_cause(anyhow::anyhow!("{}", e.message)))
+        }
+        Err(e) => return Err(e),
+    };
+    let text: String = a
+        .content
+        .trim()
+        .chars()
+        .take(super::model::MAX_TEXT)
+        .collect();
+    if text.is_empty() {
+        return Err(AppError::validation(
+            "guidance_message_id",
+            "the answer has no text to say",
+        ));
+    }
+    Ok(text)
 }
 
 fn conflict(existing: Uuid) -> AppError {
@@ -150,8 +212,8 @@ fn conflict(existing: Uuid) -> AppError {
         (status = 413, body = ErrorBody, description = "payload_too_large"),
         (status = 415, body = ErrorBody, description = "unsupported_media_type"),
         (status = 422, body = ErrorBody, description = "validation_failed naming the field: text (1..=2000 characters), \
-            language, voice, image_id (unknown, or on a voice job), guidance_message_id (not supported yet), Idempotency-Key"),
-        (status = 503, body = ErrorBody, description = "avatar messages are turned off, or pricing/the database is unavailable")),
+            language, voice, image_id (unknown, or on a voice job), guidance_message_id (not one of the caller's delivered answers, or given with text), Idempotency-Key"),
+        (status = 503, body = ErrorBody, description = "avatar messages are turned off, or pricing, guidance or the database is unavailable")),
     security(("internal_token" = [])))]
 pub async fn submit(
     state: web::Data<AppState>,
@@ -160,7 +222,10 @@ pub async fn submit(
     body: Json<NewJob>,
 ) -> Result<HttpResponse, AppError> {
     let key = idempotency_key(&req)?;
-    let spec = Spec::parse(body.0)?;
+    let mut spec = Spec::parse(body.0)?;
+    if let Some(message) = spec.message {
+        spec.text = guidance_answer(&state, &p, message).await?;
+    }
     let cfg = &state.cfg.avatar;
     if !cfg.enabled {
         return Err(AppError::new(

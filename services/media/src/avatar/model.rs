@@ -288,8 +288,8 @@ pub struct NewJob {
     /// What the avatar says, 1 to 2,000 characters.
     #[schema(value_type = Option<String>, min_length = 1, max_length = 2000)]
     pub text: Option<Text<MAX_TEXT>>,
-    /// Not supported yet (guidance has no endpoint that returns a message):
-    /// send the message's text as `text`. Refused with 422.
+    /// One of the caller's delivered guidance answers to speak instead of
+    /// `text` (its text is read from guidance; not both).
     #[schema(value_type = Option<String>, format = Uuid)]
     pub guidance_message_id: Option<Uuid>,
     pub language: Language,
