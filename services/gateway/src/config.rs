@@ -125,6 +125,11 @@ pub struct Route {
     pub prefix: String,
     pub upstream: String,
     pub access: Access,
+    /// The largest request body this route forwards (default
+    /// `http.body_limit_bytes`); read only after the route and the caller
+    /// are checked.
+    #[serde(default)]
+    pub max_body_bytes: Option<usize>,
 }
 
 fn route(prefix: &str, upstream: &str, access: Access) -> Route {
@@ -132,8 +137,12 @@ fn route(prefix: &str, upstream: &str, access: Access) -> Route {
         prefix: prefix.to_owned(),
         upstream: upstream.to_owned(),
         access,
+        max_body_bytes: None,
     }
 }
+
+/// Avatar images admins upload (media checks them: at most 5 MiB).
+pub const AVATAR_IMAGE_MAX_BYTES: usize = 5 * 1024 * 1024 + 1024;
 
 /// The route table the platform ships with.
 pub fn default_routes() -> Vec<Route> {
@@ -157,6 +166,10 @@ pub fn default_routes() -> Vec<Route> {
     for s in ["charts", "pricing", "guidance", "media", "monitor"] {
         r.push(route(&format!("/api/v1/admin/{s}"), s, Admin));
     }
+    r.push(Route {
+        max_body_bytes: Some(AVATAR_IMAGE_MAX_BYTES),
+        ..route("/api/v1/admin/media/avatar-images", "media", Admin)
+    });
     r
 }
 

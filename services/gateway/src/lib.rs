@@ -90,6 +90,7 @@ pub fn build_state(runtime: &Runtime, cfg: GatewayConfig) -> anyhow::Result<Gate
         revocations: Default::default(),
         proxies: cfg.throttle.proxies(),
         limits: ratelimit::Limits::new(&cfg.rate_limit),
+        body_limit: runtime.config.http.body_limit_bytes,
         cfg,
     })
 }
@@ -243,6 +244,7 @@ pub async fn create_admin(
         revocations: Default::default(),
         proxies: cfg.throttle.proxies(),
         limits: ratelimit::Limits::new(&cfg.rate_limit),
+        body_limit: base.http.body_limit_bytes,
         cfg,
     };
     let email_n =

@@ -104,9 +104,32 @@ fn authorize(
     }
 }
 
+/// Reads a request body of at most `limit` bytes (413 beyond).
+async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, AppError> {
+    use futures_util::StreamExt;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            AppError::new(
+                common::ErrorCode::BadRequest,
+                "the request body could not be read",
+            )
+            .with_cause(anyhow::anyhow!("{e}"))
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(AppError::new(
+                common::ErrorCode::PayloadTooLarge,
+                format!("the request body is larger than {limit} bytes"),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
 pub async fn forward(
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<GatewayState>,
 ) -> Result<HttpResponse, AppError> {
     // Route, authorise and forward on one normalised path.
@@ -118,6 +141,21 @@ pub async fn forward(
     state
         .limits
         .check(&client_addr, principal.as_ref().map(|p| p.user_id))?;
+    let limit = route.max_body_bytes.unwrap_or(state.body_limit);
+    if let Some(n) = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if n > limit {
+            return Err(AppError::new(
+                common::ErrorCode::PayloadTooLarge,
+                format!("the request body is larger than {limit} bytes"),
+            ));
+        }
+    }
+    let body = read_body(payload, limit).await?;
     let base = state.cfg.upstreams.get(&route.upstream).ok_or_else(|| {
         AppError::internal(anyhow::anyhow!(
             "route names unknown upstream {}",

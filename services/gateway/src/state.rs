@@ -21,4 +21,7 @@ pub struct GatewayState {
     /// `throttle.trusted_proxies`, parsed.
     pub proxies: Vec<ipnet::IpNet>,
     pub limits: crate::ratelimit::Limits,
+    /// `http.body_limit_bytes`: the largest request body a route accepts
+    /// unless its `max_body_bytes` says otherwise.
+    pub body_limit: usize,
 }

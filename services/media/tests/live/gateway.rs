@@ -216,3 +216,91 @@ async fn a_chat_session_through_the_gateway() {
     assert_eq!(r.status(), 401);
     p.ledger_is_balanced().await;
 }
+
+/// A PNG of `w`x`h` (ffmpeg), padded with zeros to `len` bytes.
+fn png(w: u32, h: u32, len: usize) -> Vec<u8> {
+    let dir = std::env::temp_dir().join(format!("media-gw-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("i.png");
+    let ok = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("color=c=orange:s={w}x{h},format=rgb24"))
+        .args(["-frames:v", "1"])
+        .arg(&f)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ffmpeg could not make a PNG");
+    let mut bytes = std::fs::read(&f).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    bytes.resize(len.max(bytes.len()), 0);
+    bytes
+}
+
+#[tokio::test]
+async fn admins_upload_avatar_images_larger_than_other_bodies_through_the_gateway() {
+    let p = spawn(Options {
+        gateway: true,
+        ..Options::default()
+    })
+    .await;
+    let gw = p.gateway.as_ref().unwrap();
+    // An admin account: registered, promoted, signed in again.
+    let email = format!("admin-{}@example.com", uuid::Uuid::new_v4().simple());
+    let r = p
+        .http
+        .post(gw.url("/api/v1/auth/register"))
+        .json(&json!({"email": email, "password": "a quiet lotus 108", "display_name": "Admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let body: Value = r.json().await.unwrap();
+    let user_token = body["access_token"].as_str().unwrap().to_owned();
+    let id = uuid::Uuid::parse_str(body["user"]["id"].as_str().unwrap()).unwrap();
+    p.db()
+        .await
+        .execute(
+            "UPDATE gateway.users SET roles = ARRAY['user', 'admin'] WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    let r = p
+        .http
+        .post(gw.url("/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": "a quiet lotus 108"}))
+        .send()
+        .await
+        .unwrap();
+    let admin: Value = r.json().await.unwrap();
+    let admin = admin["access_token"].as_str().unwrap().to_owned();
+    let upload = |token: &str, bytes: Vec<u8>| {
+        p.http
+            .post(gw.url("/api/v1/admin/media/avatar-images"))
+            .bearer_auth(token)
+            .header("content-type", "image/png")
+            .body(bytes)
+            .send()
+    };
+    // 300 KB: above the gateway's usual 256 KiB, within the images' 5 MiB.
+    let r = upload(&admin, png(64, 64, 300_000)).await.unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    // Not an admin: refused before the body is read.
+    let r = upload(&user_token, png(64, 64, 300_000)).await.unwrap();
+    assert_eq!(r.status(), 403);
+    // Beyond the route's limit: 413 from the gateway.
+    let r = upload(&admin, vec![0u8; 6 * 1024 * 1024]).await.unwrap();
+    assert_eq!(r.status(), 413);
+    // Every other route keeps the usual limit.
+    let r = p
+        .http
+        .post(gw.url("/api/v1/live/sessions"))
+        .bearer_auth(&user_token)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 300_000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+}
