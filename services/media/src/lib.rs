@@ -70,8 +70,12 @@ impl Application {
         live::start(&mut runtime, state.clone());
         avatar::start(&mut runtime, state.clone()).await?;
         let http = runtime.serve_http(openapi().to_json()?, routes(state.clone()))?;
+        // No request/reply endpoints yet, but discoverable through the NATS
+        // service API like every service (its HTTP address and pool).
+        let rpc = runtime.rpc_server(http.port).await?;
+        rpc.sync(std::time::Duration::from_secs(2)).await;
         Ok(Application {
-            service: platform::runtime::Service::new(runtime, http, None),
+            service: platform::runtime::Service::new(runtime, http, Some(rpc)),
             state,
         })
     }

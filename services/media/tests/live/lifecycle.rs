@@ -296,3 +296,15 @@ async fn rate(
     )
     .await
 }
+
+#[tokio::test]
+async fn media_is_discoverable_through_the_nats_service_api() {
+    let p = spawn(Options::default()).await;
+    let nc = async_nats::connect(&p.nats_url).await.unwrap();
+    let reply = nc.request("$SRV.INFO.media", "".into()).await.unwrap();
+    let info: Value = serde_json::from_slice(&reply.payload).unwrap();
+    assert_eq!(info["name"], "media");
+    let addr = info["metadata"]["http_address"].as_str().unwrap();
+    assert!(addr.ends_with(&format!(":{}", p.media.port)), "{info}");
+    assert!(info["metadata"]["db_pool_max"].as_str().is_some(), "{info}");
+}
