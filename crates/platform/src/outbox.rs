@@ -266,3 +266,40 @@ pub async fn relay_loop(
         );
     }
 }
+
+/// What the monitor asks each service about its outbox
+/// (`<service>.outbox.stats`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OutboxStats {
+    /// Rows not yet relayed to JetStream.
+    pub pending: i64,
+    /// Age of the oldest of them, in seconds.
+    pub oldest_pending_age_secs: Option<f64>,
+    /// Pending rows whose relay already failed at least once.
+    pub failing: i64,
+    /// The newest failure's message, if any row is failing.
+    pub last_error: Option<String>,
+}
+
+/// The outbox's backlog, from the partial index over pending rows.
+pub async fn stats<C: GenericClient>(c: &C) -> Result<OutboxStats, AppError> {
+    let row = c
+        .query_one(
+            "SELECT count(*),
+                    extract(epoch FROM now() - min(created_at))::float8,
+                    count(*) FILTER (WHERE attempts > 0),
+                    (SELECT last_error FROM outbox WHERE published_at IS NULL AND last_error IS NOT NULL
+                     ORDER BY created_at DESC LIMIT 1)
+             FROM outbox WHERE published_at IS NULL",
+            &[],
+        )
+        .await
+        .map_err(crate::db::q)?;
+    Ok(OutboxStats {
+        pending: row.get(0),
+        oldest_pending_age_secs: row.get(1),
+        failing: row.get(2),
+        last_error: row.get(3),
+    })
+}
+

@@ -19,6 +19,9 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+/// Callers of the endpoints every service has for the monitor.
+const MONITOR: &[&str] = &["monitor"];
+
 pub struct Runtime {
     pub config: BaseConfig,
     pub pool: deadpool_postgres::Pool,
@@ -157,14 +160,30 @@ impl Runtime {
             self.config.database.max_connections.to_string().into(),
         );
         metadata.insert("env".into(), self.config.env.as_str().into());
-        RpcServer::start(
+        let mut server = RpcServer::start(
             self.bus.clone(),
             self.service(),
             env!("CARGO_PKG_VERSION"),
             self.metrics.clone(),
             metadata,
         )
-        .await
+        .await?;
+        // Every service reports its outbox backlog to the monitor.
+        let pool = self.pool.clone();
+        server
+            .endpoint(
+                &format!("{}.outbox.stats", self.service()),
+                MONITOR,
+                move |_r: crate::nats::RpcRequest, _req: serde_json::Map<String, serde_json::Value>| {
+                    let pool = pool.clone();
+                    async move {
+                        let c = crate::db::conn(&pool).await?;
+                        crate::outbox::stats(&c).await
+                    }
+                },
+            )
+            .await?;
+        Ok(server)
     }
 
     /// Runs a durable consumer of another service's (or this one's) events

@@ -307,4 +307,31 @@ async fn media_is_discoverable_through_the_nats_service_api() {
     let addr = info["metadata"]["http_address"].as_str().unwrap();
     assert!(addr.ends_with(&format!(":{}", p.media.port)), "{info}");
     assert!(info["metadata"]["db_pool_max"].as_str().is_some(), "{info}");
+    // The outbox backlog, for the monitor only.
+    let as_service = |name: &str| {
+        platform::nats::Bus::new(
+            nc.clone(),
+            platform::auth::InternalAuth::development(name).unwrap(),
+            "",
+            Duration::from_secs(5),
+        )
+    };
+    let ctx = platform::nats::CallContext::default();
+    let stats: platform::outbox::OutboxStats = as_service("monitor")
+        .request("media.outbox.stats", None, &ctx, &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(stats.pending, 0);
+    assert_eq!(stats.failing, 0);
+    assert!(stats.oldest_pending_age_secs.is_none());
+    let refused = as_service("charts")
+        .request::<_, Value>("media.outbox.stats", None, &ctx, &json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.code,
+        common::ErrorCode::Forbidden,
+        "{}",
+        refused.message
+    );
 }
