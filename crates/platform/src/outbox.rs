@@ -302,4 +302,3 @@ pub async fn stats<C: GenericClient>(c: &C) -> Result<OutboxStats, AppError> {
         last_error: row.get(3),
     })
 }
-

@@ -174,7 +174,8 @@ impl Runtime {
             .endpoint(
                 &format!("{}.outbox.stats", self.service()),
                 MONITOR,
-                move |_r: crate::nats::RpcRequest, _req: serde_json::Map<String, serde_json::Value>| {
+                move |_r: crate::nats::RpcRequest,
+                      _req: serde_json::Map<String, serde_json::Value>| {
                     let pool = pool.clone();
                     async move {
                         let c = crate::db::conn(&pool).await?;
