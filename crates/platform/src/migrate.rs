@@ -131,7 +131,175 @@ async fn apply(
         tracing::info!(version = m.version, name = m.name, "migration applied");
         report.applied.push(m.version);
     }
+    record_fingerprint(client, schema, !report.applied.is_empty()).await?;
     Ok(report)
+}
+
+// ------------------------------------------------------------- schema drift
+
+/// The schema's objects as the catalog describes them: `kind:name` → its
+/// definition (tables, columns with type, nullability and default, indexes,
+/// constraints, triggers, functions). The bookkeeping tables are left out.
+pub async fn fingerprint(
+    client: &tokio_postgres::Client,
+    schema: &str,
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let rows = client
+        .query(
+            "WITH rel AS (
+               SELECT c.oid, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
+                 AND c.relname NOT IN ('schema_migrations', 'schema_fingerprint'))
+             SELECT 'table:' || relname, '' FROM rel
+             UNION ALL
+             SELECT 'column:' || r.relname || '.' || a.attname,
+                    format_type(a.atttypid, a.atttypmod)
+                    || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
+                    || COALESCE(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '')
+                    || CASE WHEN a.attidentity <> '' THEN ' IDENTITY ' || a.attidentity::text ELSE '' END
+             FROM rel r JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
+             LEFT JOIN pg_attrdef d ON d.adrelid = r.oid AND d.adnum = a.attnum
+             UNION ALL
+             SELECT 'index:' || i.relname, pg_get_indexdef(i.oid)
+             FROM rel r JOIN pg_index x ON x.indrelid = r.oid JOIN pg_class i ON i.oid = x.indexrelid
+             UNION ALL
+             SELECT 'constraint:' || r.relname || '.' || c.conname, pg_get_constraintdef(c.oid)
+             FROM rel r JOIN pg_constraint c ON c.conrelid = r.oid
+             UNION ALL
+             SELECT 'trigger:' || r.relname || '.' || t.tgname, pg_get_triggerdef(t.oid)
+             FROM rel r JOIN pg_trigger t ON t.tgrelid = r.oid AND NOT t.tgisinternal
+             UNION ALL
+             SELECT 'function:' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+                    pg_get_function_result(p.oid) || ' ' || md5(p.prosrc)
+             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE n.nspname = $1",
+            &[&schema],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Records the schema's fingerprint after migrating: always when a
+/// migration was applied, else only if none is recorded yet (so running
+/// `migrate` again over a drifted schema does not make the drift the truth).
+async fn record_fingerprint(
+    client: &tokio_postgres::Client,
+    schema: &str,
+    applied: bool,
+) -> anyhow::Result<()> {
+    let s = quote_ident(schema);
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE IF NOT EXISTS {s}.schema_fingerprint (
+                 id integer PRIMARY KEY CHECK (id = 1),
+                 objects jsonb NOT NULL,
+                 recorded_at timestamptz NOT NULL DEFAULT now()
+             );"
+        ))
+        .await?;
+    let exists = client
+        .query_opt(&format!("SELECT 1 FROM {s}.schema_fingerprint"), &[])
+        .await?
+        .is_some();
+    if exists && !applied {
+        return Ok(());
+    }
+    let objects = serde_json::to_value(fingerprint(client, schema).await?)?;
+    client
+        .execute(
+            &format!(
+                "INSERT INTO {s}.schema_fingerprint (id, objects) VALUES (1, $1)
+                 ON CONFLICT (id) DO UPDATE SET objects = EXCLUDED.objects, recorded_at = now()"
+            ),
+            &[&objects],
+        )
+        .await?;
+    Ok(())
+}
+
+/// One difference between the live schema and what `migrate` recorded.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Drift {
+    /// `table`, `column`, `index`, `constraint`, `trigger` or `function`.
+    pub kind: String,
+    /// The object (`table.name` for columns, constraints and triggers).
+    pub name: String,
+    /// `missing` (recorded, not live), `extra` (live, not recorded) or
+    /// `changed` (both, defined differently).
+    pub change: String,
+    /// The recorded definition, when there is one.
+    pub expected: Option<String>,
+    /// The live definition, when there is one.
+    pub actual: Option<String>,
+}
+
+/// `<service>.schema.check`: the differences, and when the record was made.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SchemaCheck {
+    pub recorded_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub differences: Vec<Drift>,
+}
+
+/// Compares the live schema of `service` with its recorded fingerprint.
+pub async fn check(client: &tokio_postgres::Client, service: &str) -> anyhow::Result<SchemaCheck> {
+    let schema = crate::db::schema_name(service);
+    let s = quote_ident(&schema);
+    let row = client
+        .query_opt(
+            &format!("SELECT objects, recorded_at FROM {s}.schema_fingerprint WHERE id = 1"),
+            &[],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Ok(SchemaCheck {
+            recorded_at: None,
+            differences: Vec::new(),
+        });
+    };
+    let recorded: std::collections::BTreeMap<String, String> =
+        serde_json::from_value(row.get(0))?;
+    let live = fingerprint(client, &schema).await?;
+    let split = |k: &str| -> (String, String) {
+        let (kind, name) = k.split_once(':').unwrap_or(("object", k));
+        (kind.to_owned(), name.to_owned())
+    };
+    let mut differences = Vec::new();
+    for (k, v) in &recorded {
+        let (kind, name) = split(k);
+        match live.get(k) {
+            None => differences.push(Drift {
+                kind,
+                name,
+                change: "missing".into(),
+                expected: Some(v.clone()),
+                actual: None,
+            }),
+            Some(l) if l != v => differences.push(Drift {
+                kind,
+                name,
+                change: "changed".into(),
+                expected: Some(v.clone()),
+                actual: Some(l.clone()),
+            }),
+            Some(_) => {}
+        }
+    }
+    for (k, l) in &live {
+        if !recorded.contains_key(k) {
+            let (kind, name) = split(k);
+            differences.push(Drift {
+                kind,
+                name,
+                change: "extra".into(),
+                expected: None,
+                actual: Some(l.clone()),
+            });
+        }
+    }
+    Ok(SchemaCheck {
+        recorded_at: row.get(1),
+        differences,
+    })
 }
 
 #[cfg(test)]

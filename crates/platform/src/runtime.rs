@@ -184,6 +184,26 @@ impl Runtime {
                 },
             )
             .await?;
+        // ... and compares its live schema with what `migrate` recorded.
+        let pool = self.pool.clone();
+        let service = self.service().to_owned();
+        server
+            .endpoint(
+                &format!("{}.schema.check", self.service()),
+                MONITOR,
+                move |_r: crate::nats::RpcRequest,
+                      _req: serde_json::Map<String, serde_json::Value>| {
+                    let pool = pool.clone();
+                    let service = service.clone();
+                    async move {
+                        let c = crate::db::conn(&pool).await?;
+                        crate::migrate::check(&c, &service)
+                            .await
+                            .map_err(crate::AppError::internal)
+                    }
+                },
+            )
+            .await?;
         Ok(server)
     }
 

@@ -334,4 +334,47 @@ async fn media_is_discoverable_through_the_nats_service_api() {
         "{}",
         refused.message
     );
+    // Schema drift against what `migrate` recorded: none, then exactly what
+    // was done behind its back.
+    let monitor = as_service("monitor");
+    let check = || async {
+        monitor
+            .request::<_, platform::migrate::SchemaCheck>(
+                "media.schema.check",
+                None,
+                &ctx,
+                &json!({}),
+            )
+            .await
+            .unwrap()
+    };
+    let c = check().await;
+    assert!(c.recorded_at.is_some());
+    assert_eq!(c.differences, vec![], "{c:?}");
+    let db = p.db().await;
+    db.batch_execute(
+        "DROP INDEX media.live_sessions_user_idx;
+         ALTER TABLE media.readers ADD COLUMN nickname text;",
+    )
+    .await
+    .unwrap();
+    let mut d = check().await.differences;
+    d.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(d.len(), 2, "{d:?}");
+    assert_eq!(
+        (d[0].kind.as_str(), d[0].name.as_str(), d[0].change.as_str()),
+        ("index", "live_sessions_user_idx", "missing")
+    );
+    assert!(
+        d[0].expected
+            .as_deref()
+            .unwrap()
+            .contains("(user_id, id DESC)"),
+        "{d:?}"
+    );
+    assert_eq!(
+        (d[1].kind.as_str(), d[1].name.as_str(), d[1].change.as_str()),
+        ("column", "readers.nickname", "extra")
+    );
+    assert_eq!(d[1].actual.as_deref(), Some("text"));
 }
