@@ -256,8 +256,7 @@ pub async fn check(client: &tokio_postgres::Client, service: &str) -> anyhow::Re
             differences: Vec::new(),
         });
     };
-    let recorded: std::collections::BTreeMap<String, String> =
-        serde_json::from_value(row.get(0))?;
+    let recorded: std::collections::BTreeMap<String, String> = serde_json::from_value(row.get(0))?;
     let live = fingerprint(client, &schema).await?;
     let split = |k: &str| -> (String, String) {
         let (kind, name) = k.split_once(':').unwrap_or(("object", k));
