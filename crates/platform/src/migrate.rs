@@ -301,6 +301,110 @@ pub async fn check(client: &tokio_postgres::Client, service: &str) -> anyhow::Re
     })
 }
 
+/// `<service>.schema.repair`: re-create one missing index, constraint or
+/// trigger from the definition `migrate` recorded (nothing else is ever
+/// repaired: columns and tables only open incidents).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepairRequest {
+    /// `index`, `constraint` or `trigger`.
+    pub kind: String,
+    /// As [`Drift::name`] reports it.
+    pub name: String,
+    /// Report the statements without running them.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RepairOutcome {
+    pub kind: String,
+    pub name: String,
+    pub dry_run: bool,
+    /// The statements run (or, dry, that would run).
+    pub statements: Vec<String>,
+}
+
+/// Why a repair was refused (the caller's mistake or the schema's state).
+#[derive(Debug, thiserror::Error)]
+pub enum RepairRefused {
+    #[error("{0}")]
+    NotRepairable(String),
+    #[error(transparent)]
+    Database(#[from] anyhow::Error),
+}
+
+/// Re-creates the named object from the recorded fingerprint, in one
+/// transaction (constraints that can be are added `NOT VALID` and then
+/// validated).
+pub async fn repair(
+    client: &mut tokio_postgres::Client,
+    service: &str,
+    req: &RepairRequest,
+) -> Result<RepairOutcome, RepairRefused> {
+    let refuse = |m: String| RepairRefused::NotRepairable(m);
+    if !matches!(req.kind.as_str(), "index" | "constraint" | "trigger") {
+        return Err(refuse(format!(
+            "`{}` objects are never repaired automatically (only index, constraint, trigger)",
+            req.kind
+        )));
+    }
+    let schema = crate::db::schema_name(service);
+    let key = format!("{}:{}", req.kind, req.name);
+    let state = check(client, service).await?;
+    let drift = state
+        .differences
+        .iter()
+        .find(|d| d.kind == req.kind && d.name == req.name)
+        .ok_or_else(|| refuse(format!("{key} does not differ from the recorded schema")))?;
+    if drift.change != "missing" {
+        return Err(refuse(format!(
+            "{key} is {}: only a missing object is re-created",
+            drift.change
+        )));
+    }
+    let def = drift.expected.clone().unwrap_or_default();
+    let s = quote_ident(&schema);
+    let statements = match req.kind.as_str() {
+        "index" | "trigger" => vec![def],
+        _ => {
+            let (table, con) = req
+                .name
+                .split_once('.')
+                .ok_or_else(|| refuse(format!("{key}: a constraint is named table.constraint")))?;
+            let target = format!("{s}.{}", quote_ident(table));
+            let c = quote_ident(con);
+            if def.starts_with("CHECK") || def.starts_with("FOREIGN KEY") {
+                vec![
+                    format!("ALTER TABLE {target} ADD CONSTRAINT {c} {def} NOT VALID"),
+                    format!("ALTER TABLE {target} VALIDATE CONSTRAINT {c}"),
+                ]
+            } else {
+                vec![format!("ALTER TABLE {target} ADD CONSTRAINT {c} {def}")]
+            }
+        }
+    };
+    if !req.dry_run {
+        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
+        tx.batch_execute(&format!("SET LOCAL search_path = {s}, public;"))
+            .await
+            .map_err(anyhow::Error::from)?;
+        for st in &statements {
+            tx.batch_execute(st)
+                .await
+                .map_err(|e| refuse(format!("{key} could not be re-created: {e}")))?;
+        }
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        tracing::warn!(object = %key, "schema object re-created from the recorded migration");
+    }
+    Ok(RepairOutcome {
+        kind: req.kind.clone(),
+        name: req.name.clone(),
+        dry_run: req.dry_run,
+        statements,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

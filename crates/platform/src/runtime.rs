@@ -204,6 +204,33 @@ impl Runtime {
                 },
             )
             .await?;
+        // ... and re-creates a missing index, constraint or trigger from it.
+        let pool = self.pool.clone();
+        let service = self.service().to_owned();
+        server
+            .endpoint(
+                &format!("{}.schema.repair", self.service()),
+                MONITOR,
+                move |_r: crate::nats::RpcRequest, req: crate::migrate::RepairRequest| {
+                    let pool = pool.clone();
+                    let service = service.clone();
+                    async move {
+                        let mut c = crate::db::conn(&pool).await?;
+                        let client: &mut tokio_postgres::Client = &mut c;
+                        crate::migrate::repair(client, &service, &req)
+                            .await
+                            .map_err(|e| match e {
+                                crate::migrate::RepairRefused::NotRepairable(m) => {
+                                    crate::AppError::new(common::ErrorCode::Conflict, m)
+                                }
+                                crate::migrate::RepairRefused::Database(e) => {
+                                    crate::AppError::internal(e)
+                                }
+                            })
+                    }
+                },
+            )
+            .await?;
         Ok(server)
     }
 

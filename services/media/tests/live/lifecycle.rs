@@ -298,7 +298,7 @@ async fn rate(
 }
 
 #[tokio::test]
-async fn media_is_discoverable_through_the_nats_service_api() {
+async fn media_is_discoverable_and_answers_the_monitor() {
     let p = spawn(Options::default()).await;
     let nc = async_nats::connect(&p.nats_url).await.unwrap();
     let reply = nc.request("$SRV.INFO.media", "".into()).await.unwrap();
@@ -377,4 +377,49 @@ async fn media_is_discoverable_through_the_nats_service_api() {
         ("column", "readers.nickname", "extra")
     );
     assert_eq!(d[1].actual.as_deref(), Some("text"));
+    // Repairs: only a missing index, constraint or trigger, from the record.
+    let repair = |body: Value| {
+        let monitor = &monitor;
+        let ctx = &ctx;
+        async move {
+            monitor
+                .request::<_, Value>("media.schema.repair", None, ctx, &body)
+                .await
+        }
+    };
+    let dry = repair(json!({"kind": "index", "name": "live_sessions_user_idx", "dry_run": true}))
+        .await
+        .unwrap();
+    assert!(dry["statements"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("CREATE INDEX live_sessions_user_idx"));
+    assert_eq!(
+        check().await.differences.len(),
+        2,
+        "a dry run changes nothing"
+    );
+    let column = repair(json!({"kind": "column", "name": "readers.nickname"}))
+        .await
+        .unwrap_err();
+    assert_eq!(column.code, common::ErrorCode::Conflict);
+    repair(json!({"kind": "index", "name": "live_sessions_user_idx"}))
+        .await
+        .unwrap();
+    db.batch_execute("ALTER TABLE media.readers DROP CONSTRAINT readers_status_check")
+        .await
+        .unwrap();
+    let done = repair(json!({"kind": "constraint", "name": "readers.readers_status_check"}))
+        .await
+        .unwrap();
+    assert!(
+        done["statements"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("NOT VALID"),
+        "{done}"
+    );
+    let left = check().await.differences;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].name, "readers.nickname");
 }
