@@ -539,10 +539,13 @@ fn build_tree<const S: usize, const N: usize>(
 }
 
 fn reverse(code: u16, len: usize) -> u16 {
-    if len == 0 {
-        return 0;
+    let mut c = code;
+    let mut r = 0u16;
+    for _ in 0..len {
+        r = (r << 1) | (c & 1);
+        c >>= 1;
     }
-    code.reverse_bits() >> (16 - len)
+    r
 }
 
 fn static_l_len(n: usize) -> u64 {
@@ -752,11 +755,12 @@ fn block(data: &[u8], syms: &[Sym], out: &mut BitWriter) {
 }
 
 /// zlib's `compress_block`.
-fn compress<L, D>(syms: &[Sym], out: &mut BitWriter, lcode: &L, dcode: &D)
-where
-    L: Fn(usize) -> (u16, usize),
-    D: Fn(usize) -> (u16, usize),
-{
+fn compress(
+    syms: &[Sym],
+    out: &mut BitWriter,
+    lcode: &dyn Fn(usize) -> (u16, usize),
+    dcode: &dyn Fn(usize) -> (u16, usize),
+) {
     let send = |(c, l): (u16, usize), out: &mut BitWriter| out.bits(u32::from(c), l as u32);
     for s in syms {
         match *s {
