@@ -22,8 +22,6 @@
 
 #![forbid(unsafe_code)]
 
-pub mod deflate;
-
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
@@ -266,10 +264,6 @@ thread_local! {
 
 /// A zlib stream of `data` at the default level, as `zlib.compress` makes it.
 fn zlib(data: &[u8]) -> Result<Vec<u8>, TokenError> {
-    // Token-sized content: the same bytes without resetting a C stream.
-    if let Some(out) = deflate::encode(data) {
-        return Ok(out);
-    }
     DEFLATE.with(|cell| {
         let mut z = cell.borrow_mut();
         z.reset();
