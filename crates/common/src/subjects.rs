@@ -84,6 +84,14 @@ pub mod media {
     pub const EVT_AVATAR_CANCELLED: &str = "media.avatar.cancelled";
 }
 
+pub mod monitor {
+    pub const SERVICE: &str = "monitor";
+    /// An incident was opened (one per fingerprint while it is not resolved).
+    pub const EVT_INCIDENT_OPENED: &str = "monitor.incident.opened";
+    /// An incident was resolved (its condition cleared, or an admin resolved it).
+    pub const EVT_INCIDENT_RESOLVED: &str = "monitor.incident.resolved";
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

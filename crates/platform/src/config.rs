@@ -53,6 +53,35 @@ pub struct HttpConfig {
     /// When set, `/metrics` answers only `Authorization: Bearer <token>`.
     #[serde(default)]
     pub metrics_token: Option<SecretString>,
+    /// The host name or address other services and the monitor reach this
+    /// instance at, published as `http_address` in the NATS service
+    /// metadata. Unset: `host`, unless that is a wildcard (`0.0.0.0`,
+    /// `::`), then `$HOSTNAME`, else `127.0.0.1`.
+    #[serde(default)]
+    pub advertise_host: Option<String>,
+}
+
+impl HttpConfig {
+    /// Where this instance's HTTP listener is reached from elsewhere
+    /// (`host:port`, IPv6 addresses in brackets); `hostname` is the
+    /// `HOSTNAME` environment variable.
+    pub fn advertised_address(&self, port: u16, hostname: Option<&str>) -> String {
+        fn configured(h: Option<&str>) -> Option<&str> {
+            h.map(str::trim).filter(|h| !h.is_empty())
+        }
+        let host = match configured(self.advertise_host.as_deref()) {
+            Some(h) => h,
+            None => match self.host.trim() {
+                "0.0.0.0" | "::" | "[::]" => configured(hostname).unwrap_or("127.0.0.1"),
+                h => h,
+            },
+        };
+        if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -509,6 +538,14 @@ impl BaseConfig {
                 ));
             }
         }
+        if let Some(h) = &self.http.advertise_host {
+            if h.trim().chars().any(|c| c.is_whitespace() || c == '/') {
+                return Err(ConfigError::invalid(
+                    "http.advertise_host",
+                    "must be a host name or an IP address",
+                ));
+            }
+        }
         if let Some(t) = &self.http.metrics_token {
             check_secret("http.metrics_token", t, self.env)?;
         }
@@ -520,5 +557,36 @@ impl BaseConfig {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HttpConfig;
+
+    fn http(host: &str, advertise_host: Option<&str>) -> HttpConfig {
+        HttpConfig {
+            host: host.to_owned(),
+            port: 8080,
+            body_limit_bytes: 1024,
+            shutdown_timeout_secs: 1,
+            workers: 1,
+            metrics_address: None,
+            metrics_token: None,
+            advertise_host: advertise_host.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn advertised_address_prefers_the_advertise_host_then_a_concrete_host() {
+        let a = |host, adv, hostname| http(host, adv).advertised_address(8081, hostname);
+        assert_eq!(a("0.0.0.0", Some("charts-1"), Some("pod")), "charts-1:8081");
+        assert_eq!(a("10.0.0.5", None, Some("pod")), "10.0.0.5:8081");
+        assert_eq!(a("0.0.0.0", None, Some("pod-7")), "pod-7:8081");
+        assert_eq!(a("::", None, Some("pod-7")), "pod-7:8081");
+        assert_eq!(a("0.0.0.0", None, None), "127.0.0.1:8081");
+        assert_eq!(a("0.0.0.0", Some(""), Some("")), "127.0.0.1:8081");
+        assert_eq!(a("::1", None, None), "[::1]:8081");
+        assert_eq!(a("0.0.0.0", Some("fd00::5"), None), "[fd00::5]:8081");
     }
 }

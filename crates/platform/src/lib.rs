@@ -19,6 +19,7 @@ pub mod input;
 pub mod jwt;
 pub mod metrics;
 pub mod migrate;
+pub mod monitoring;
 pub mod nats;
 pub mod outbox;
 pub mod runtime;

@@ -852,6 +852,11 @@ pub struct ConsumerSpec {
     pub max_deliver: i64,
     /// Delay before the n-th redelivery (the last one repeats).
     pub backoff: Vec<Duration>,
+    /// When the durable consumer disappears from the server while running,
+    /// how long [`run_consumer`] waits for it to be re-created elsewhere
+    /// (by `<service>.consumers.ensure` at the monitor's request) before
+    /// creating it itself.
+    pub recreate_after: Duration,
 }
 
 impl ConsumerSpec {
@@ -870,6 +875,7 @@ impl ConsumerSpec {
                 .into_iter()
                 .map(Duration::from_secs)
                 .collect(),
+            recreate_after: CONSUMER_RECREATE_AFTER,
         }
     }
 
@@ -891,6 +897,100 @@ enum Failure {
     Transient(String),
 }
 
+/// How long a lost durable consumer is left for the monitor to re-create
+/// (see [`ConsumerSpec::recreate_after`]).
+pub const CONSUMER_RECREATE_AFTER: Duration = Duration::from_secs(30);
+
+/// First delay before set-up is retried; it doubles up to a cap.
+const SETUP_BACKOFF: Duration = Duration::from_millis(200);
+/// Cap of the set-up backoff while a consumer that ran is missing, so it is
+/// picked up again within about two seconds of being re-created.
+const LOST_BACKOFF_CAP: Duration = Duration::from_secs(2);
+/// Cap of the set-up backoff at start (NATS or the stream not there yet).
+const START_BACKOFF_CAP: Duration = Duration::from_secs(5);
+/// A message stream that ran this long before failing was healthy: the
+/// next loss starts the backoff and the re-creation delay afresh.
+const HEALTHY_RUN: Duration = Duration::from_secs(10);
+
+/// The JetStream configuration of `spec`'s durable pull consumer: what
+/// [`run_consumer`] creates, and what `<service>.consumers.ensure`
+/// re-creates.
+pub fn consumer_config(bus: &Bus, spec: &ConsumerSpec) -> jetstream::consumer::pull::Config {
+    jetstream::consumer::pull::Config {
+        durable_name: Some(bus.name(spec.durable)),
+        filter_subject: bus.subject(spec.subject),
+        ack_policy: jetstream::consumer::AckPolicy::Explicit,
+        ack_wait: Duration::from_secs(30),
+        max_deliver: spec.max_deliver,
+        ..Default::default()
+    }
+}
+
+/// Whether a message-stream error means the consumer is gone or the pull
+/// loop cannot go on, so set-up must run again. async-nats 0.51 reports a
+/// consumer deleted while a pull request waits as `ConsumerDeleted` (and
+/// then ends the stream); a pull sent after the deletion is answered
+/// `NoResponders`; and a stream that hears nothing, not even the idle
+/// heartbeat, for twice the heartbeat interval reports `MissingHeartbeat`.
+/// The other kinds (a pull request that could not be published, an
+/// unexpected status) are transient: the stream keeps pulling.
+fn consumer_lost(kind: &jetstream::consumer::pull::MessagesErrorKind) -> bool {
+    use jetstream::consumer::pull::MessagesErrorKind as K;
+    matches!(
+        kind,
+        K::ConsumerDeleted
+            | K::NoResponders
+            | K::MissingHeartbeat
+            | K::PushBasedConsumer
+            | K::RequestLimitExceeded
+    )
+}
+
+/// Finds or creates the durable consumer. At start (`lost_at` is `None`)
+/// it is created (or its configuration updated) at once. After it was lost
+/// it is looked up: re-created by `<service>.consumers.ensure` (at the
+/// monitor's request) it is used as it is; still missing
+/// `spec.recreate_after` after the loss was noticed, it is created here.
+async fn acquire_consumer(
+    bus: &Bus,
+    spec: &ConsumerSpec,
+    stream: &str,
+    lost_at: Option<Instant>,
+) -> anyhow::Result<jetstream::consumer::PullConsumer> {
+    let s = bus.js.get_stream(stream).await?;
+    let config = consumer_config(bus, spec);
+    let Some(lost_at) = lost_at else {
+        return Ok(s.create_consumer(config).await?);
+    };
+    let durable = bus.name(spec.durable);
+    match s
+        .get_consumer::<jetstream::consumer::pull::Config>(&durable)
+        .await
+    {
+        Ok(consumer) => Ok(consumer),
+        Err(e) => {
+            let missing = e
+                .downcast_ref::<jetstream::context::ConsumerInfoError>()
+                .is_some_and(|e| e.kind() == jetstream::context::ConsumerInfoErrorKind::NotFound);
+            if !missing {
+                return Err(anyhow::anyhow!(e));
+            }
+            if lost_at.elapsed() < spec.recreate_after {
+                anyhow::bail!(
+                    "durable consumer {durable} is missing; waiting for it to be re-created"
+                );
+            }
+            tracing::warn!(
+                consumer = spec.durable,
+                stream = %stream,
+                waited_secs = lost_at.elapsed().as_secs(),
+                "durable consumer still missing; creating it"
+            );
+            Ok(s.create_consumer(config).await?)
+        }
+    }
+}
+
 /// Runs a durable pull consumer until `token` is cancelled. The handler's
 /// `Ok` acks; `Err` is redelivered after the spec's backoff, and after
 /// `max_deliver` deliveries the event moves to the dead-letter stream (the
@@ -898,6 +998,14 @@ enum Failure {
 /// signed by the spec's producer, or unreadable, go there at once. Set-up
 /// is retried with backoff while NATS or the stream is not there yet.
 /// Handlers must be idempotent (use [`crate::outbox::mark_processed`]).
+///
+/// When the durable consumer disappears from the server (deleted, or lost
+/// with the server's state), the loop goes back to set-up: it looks the
+/// consumer up every two seconds at most, and uses it as soon as it exists
+/// again (the monitor re-creates it through `<service>.consumers.ensure`);
+/// if it is still missing after `spec.recreate_after` (30 s), it creates it
+/// itself. A re-created consumer delivers the stream from its start again:
+/// idempotent handlers skip what they already applied.
 pub async fn run_consumer<T, F, Fut>(
     bus: Bus,
     metrics: Metrics,
@@ -914,23 +1022,15 @@ pub async fn run_consumer<T, F, Fut>(
     };
     let stream = bus.stream_name(spec.producer);
     let durable = bus.name(spec.durable);
-    let mut setup_backoff = Duration::from_millis(200);
-    'setup: loop {
+    let mut setup_backoff = SETUP_BACKOFF;
+    // When the running consumer was found missing; None at start.
+    let mut lost_at: Option<Instant> = None;
+    loop {
         if token.is_cancelled() {
             return;
         }
         let setup = async {
-            let s = bus.js.get_stream(&stream).await?;
-            let consumer: jetstream::consumer::PullConsumer = s
-                .create_consumer(jetstream::consumer::pull::Config {
-                    durable_name: Some(durable.clone()),
-                    filter_subject: bus.subject(spec.subject),
-                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                    ack_wait: Duration::from_secs(30),
-                    max_deliver: spec.max_deliver,
-                    ..Default::default()
-                })
-                .await?;
+            let consumer = acquire_consumer(&bus, &spec, &stream, lost_at).await?;
             let messages = consumer.messages().await?;
             anyhow::Ok(messages)
         };
@@ -942,24 +1042,36 @@ pub async fn run_consumer<T, F, Fut>(
                     _ = token.cancelled() => return,
                     _ = tokio::time::sleep(setup_backoff) => {}
                 }
-                setup_backoff = (setup_backoff * 2).min(Duration::from_secs(5));
-                continue 'setup;
+                let cap = if lost_at.is_some() {
+                    LOST_BACKOFF_CAP
+                } else {
+                    START_BACKOFF_CAP
+                };
+                setup_backoff = (setup_backoff * 2).min(cap);
+                continue;
             }
         };
-        setup_backoff = Duration::from_millis(200);
-        loop {
+        if lost_at.is_some() {
+            tracing::info!(consumer = spec.durable, stream = %stream, "durable consumer is back; consuming again");
+        }
+        let running_since = Instant::now();
+        let lost = loop {
             let next = tokio::select! {
                 m = messages.next() => m,
                 _ = token.cancelled() => return,
             };
             let msg = match next {
                 Some(Ok(m)) => m,
+                Some(Err(e)) if consumer_lost(&e.kind()) => break e.to_string(),
                 Some(Err(e)) => {
                     tracing::debug!(error = %e, "consumer stream error");
                     continue;
                 }
-                None => continue 'setup,
+                None => break "the message stream ended".to_owned(),
             };
+            // Delivering: the consumer is there.
+            lost_at = None;
+            setup_backoff = SETUP_BACKOFF;
             let subject = bus.unprefixed(&msg.subject).to_owned();
             let delivered = msg.info().map(|i| i.delivered).unwrap_or(1);
             let outcome =
@@ -1015,7 +1127,31 @@ pub async fn run_consumer<T, F, Fut>(
             if let Err(e) = ack {
                 tracing::debug!(error = %e, "ack failed; the event will be redelivered");
             }
+        };
+        drop(messages);
+        if running_since.elapsed() >= HEALTHY_RUN {
+            // A fresh loss after a healthy run (a stream that keeps failing
+            // at once keeps its first loss time, so the fallback still comes).
+            lost_at = None;
+            setup_backoff = SETUP_BACKOFF;
         }
+        if lost_at.is_none() {
+            tracing::warn!(
+                consumer = spec.durable,
+                stream = %stream,
+                reason = %lost,
+                recreate_after_secs = spec.recreate_after.as_secs(),
+                "durable consumer lost; waiting for it to be re-created"
+            );
+            lost_at = Some(Instant::now());
+        } else {
+            tracing::debug!(consumer = spec.durable, reason = %lost, "consumer still unavailable");
+        }
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tokio::time::sleep(setup_backoff) => {}
+        }
+        setup_backoff = (setup_backoff * 2).min(LOST_BACKOFF_CAP);
     }
 }
 

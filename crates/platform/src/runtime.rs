@@ -9,12 +9,12 @@ use crate::config::BaseConfig;
 use crate::health::Health;
 use crate::http::{HttpDeps, HttpServers, MetricsAccess, OpenApiDoc};
 use crate::metrics::Metrics;
-use crate::nats::{Bus, RpcServer};
+use crate::nats::{Bus, ConsumerSpec, RpcServer};
 use crate::outbox::{OutboxSignal, RelayConfig};
 use actix_web::web;
 use async_nats::jetstream;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -35,6 +35,10 @@ pub struct Runtime {
     pub outbox: OutboxSignal,
     /// Cancelled by SIGTERM/SIGINT (or by a test) to begin shutdown.
     pub shutdown: CancellationToken,
+    /// Every durable consumer started with [`Runtime::consume`], for
+    /// `<service>.consumers.ensure` (which reads it when called, so
+    /// consumers started after [`Runtime::rpc_server`] are included).
+    consumers: Arc<Mutex<Vec<ConsumerSpec>>>,
     /// Cancelled once HTTP and NATS intake have stopped: stops background work.
     background: CancellationToken,
     tasks: JoinSet<()>,
@@ -92,6 +96,7 @@ impl Runtime {
             internal_auth,
             outbox,
             shutdown: CancellationToken::new(),
+            consumers: Arc::new(Mutex::new(Vec::new())),
             background,
             tasks,
         })
@@ -99,6 +104,11 @@ impl Runtime {
 
     pub fn service(&self) -> &str {
         &self.config.service
+    }
+
+    /// The durable consumers started so far with [`Runtime::consume`].
+    pub fn consumer_specs(&self) -> Vec<ConsumerSpec> {
+        lock_specs(&self.consumers).clone()
     }
 
     /// Runs a background task (e.g. a JetStream consumer) that stops when
@@ -151,9 +161,13 @@ impl Runtime {
     /// HTTP address and pool settings are added here).
     pub async fn rpc_server(&self, http_port: u16) -> anyhow::Result<RpcServer> {
         let mut metadata = serde_json::Map::new();
+        let hostname = std::env::var("HOSTNAME").ok();
         metadata.insert(
             "http_address".into(),
-            format!("{}:{http_port}", self.config.http.host).into(),
+            self.config
+                .http
+                .advertised_address(http_port, hostname.as_deref())
+                .into(),
         );
         metadata.insert(
             "db_pool_max".into(),
@@ -231,6 +245,58 @@ impl Runtime {
                 },
             )
             .await?;
+        // ... wakes its outbox relay now, and reports the backlog ...
+        let pool = self.pool.clone();
+        let outbox = self.outbox.clone();
+        server
+            .endpoint(
+                &format!("{}.outbox.relay", self.service()),
+                MONITOR,
+                move |_r: crate::nats::RpcRequest,
+                      _req: serde_json::Map<String, serde_json::Value>| {
+                    let pool = pool.clone();
+                    let outbox = outbox.clone();
+                    async move {
+                        outbox.notify();
+                        let c = crate::db::conn(&pool).await?;
+                        crate::outbox::stats(&c).await
+                    }
+                },
+            )
+            .await?;
+        // ... cancels a statement or ends a session of its own that the
+        // monitor found over a limit (the service checks it is its own) ...
+        let pool = self.pool.clone();
+        let service = self.service().to_owned();
+        server
+            .endpoint(
+                &format!("{}.db.signal", self.service()),
+                MONITOR,
+                move |r: crate::nats::RpcRequest, req: crate::monitoring::SignalRequest| {
+                    let pool = pool.clone();
+                    let service = service.clone();
+                    async move {
+                        tracing::info!(caller = %r.caller.service, pid = req.pid, action = req.action.as_str(), dry_run = req.dry_run, "database session signal requested");
+                        let c = crate::db::conn(&pool).await?;
+                        crate::monitoring::signal_session(&c, &service, &req).await
+                    }
+                },
+            )
+            .await?;
+        // ... and reports its durable consumers, re-creating missing ones.
+        let bus = self.bus.clone();
+        let consumers = self.consumers.clone();
+        server
+            .endpoint(
+                &format!("{}.consumers.ensure", self.service()),
+                MONITOR,
+                move |_r: crate::nats::RpcRequest, req: crate::monitoring::ConsumersRequest| {
+                    let bus = bus.clone();
+                    let specs = lock_specs(&consumers).clone();
+                    async move { crate::monitoring::ensure_consumers(&bus, &specs, req.dry_run).await }
+                },
+            )
+            .await?;
         Ok(server)
     }
 
@@ -242,6 +308,7 @@ impl Runtime {
         F: Fn(crate::nats::Delivery<T>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
+        lock_specs(&self.consumers).push(spec.clone());
         let bus = self.bus.clone();
         let metrics = self.metrics.clone();
         self.spawn(move |token| crate::nats::run_consumer(bus, metrics, spec, token, handler));
@@ -312,6 +379,14 @@ impl Runtime {
             _ => Ok(()),
         }
     }
+}
+
+/// The consumer list; a panic while it was held cannot leave it half-written
+/// (a push or a clone), so a poisoned lock is used as it is.
+fn lock_specs(specs: &Mutex<Vec<ConsumerSpec>>) -> std::sync::MutexGuard<'_, Vec<ConsumerSpec>> {
+    specs
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// What every service's `Application` is made of: the runtime, its HTTP

@@ -162,6 +162,8 @@ pub fn default_routes() -> Vec<Route> {
         // Agora's Notification Center: signed (Agora-Signature-V2), no user.
         route("/api/v1/live/agora/events", "media", Public),
         route("/api/v1/avatars", "media", User),
+        // The platform's status: one word per service, for anyone.
+        route("/api/v1/status", "monitor", Public),
     ];
     for s in ["charts", "pricing", "guidance", "media", "monitor"] {
         r.push(route(&format!("/api/v1/admin/{s}"), s, Admin));
