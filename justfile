@@ -1,7 +1,7 @@
 # Recipes a person runs; ./dev.sh installs what they need first, and CI
 # (.ci/run) runs the same ones.
 
-services := "gateway charts pricing guidance media"
+services := "gateway charts pricing guidance media monitor"
 db_url := env_var_or_default("JYOTIFLOW__DATABASE__URL", "postgres://postgres@127.0.0.1:5432/jyotiflow")
 
 default:
@@ -71,7 +71,8 @@ up: build
       ./target/release/$s healthcheck && echo "$s ready" || { echo "$s did not become ready; see .local/logs/$s.log"; exit 1; }
     done
     echo "gateway: http://127.0.0.1:8080  (try: curl http://127.0.0.1:8080/readyz)"
-    echo "charts 8081, pricing 8082, guidance 8083, media 8084 (reach them through the gateway under /api/v1/...)"
+    echo "charts 8081, pricing 8082, guidance 8083, media 8084, monitor 8085 (reach them through the gateway under /api/v1/...)"
+    echo "platform status: curl http://127.0.0.1:8080/api/v1/status (admins: /api/v1/admin/monitor/overview)"
     echo "guidance's local model as an OpenAI-compatible API: http://127.0.0.1:8093/v1 (not routed by the gateway)"
 
 # Stop what `up` started.
@@ -118,6 +119,12 @@ bench-media seconds="2" sessions="1000":
     cargo run -q --release -p agora --example agora_bench -- {{seconds}} .local/node/node_modules
     JYOTIFLOW__ENV=development cargo run -q --release -p media --example live_bench -- {{sessions}} 20
     JYOTIFLOW__ENV=development cargo run -q --release -p media --example avatar_bench -- 20
+
+# Monitor: its cost (CPU, database transactions/s) at 6 services x 3
+# instances, without and with it in the same run, and the time from a fault
+# to its incident; on its own database and nats-server (args: seconds per phase).
+bench-monitor *args:
+    JYOTIFLOW__ENV=development cargo run -q --release -p monitor --example monitor_bench -- {{args}}
 
 # Astro engine: charts per second, ours vs pyswisseph side by side (installs pyswisseph for the comparison only).
 bench-astro seconds="5":

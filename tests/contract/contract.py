@@ -41,8 +41,8 @@ import uuid
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 # The gateway last: its fuzzed logout revokes the token it is called with.
-SERVICES = ["charts", "pricing", "guidance", "media", "gateway"]
-PORTS = {"charts": 0, "pricing": 0, "guidance": 0, "media": 0, "gateway": 0}
+SERVICES = ["charts", "pricing", "guidance", "media", "monitor", "gateway"]
+PORTS = {"charts": 0, "pricing": 0, "guidance": 0, "media": 0, "monitor": 0, "gateway": 0}
 MODELS = os.environ.get("JYOTIFLOW_MODELS", os.path.join(ROOT, ".local", "models"))
 # Guidance answers from a few domains of the corpus (seeding all of it would
 # only cost time), with short answers: the run checks the contract, not prose.
@@ -192,6 +192,7 @@ class Platform:
                 "JYOTIFLOW__UPSTREAMS__PRICING": f"http://127.0.0.1:{PORTS['pricing']}",
                 "JYOTIFLOW__UPSTREAMS__GUIDANCE": f"http://127.0.0.1:{PORTS['guidance']}",
                 "JYOTIFLOW__UPSTREAMS__MEDIA": f"http://127.0.0.1:{PORTS['media']}",
+                "JYOTIFLOW__UPSTREAMS__MONITOR": f"http://127.0.0.1:{PORTS['monitor']}",
                 # The fuzzer is one client sending thousands of requests
                 # (and failed logins) from one address.
                 "JYOTIFLOW__RATE_LIMIT__ENABLED": "false",
@@ -299,13 +300,18 @@ class Platform:
 
     def fingerprint(self):
         """Row counts and sums of every table, except the login throttle
-        (it counts attempts by design) and the rows schemathesis' own
-        accepted requests cannot have written in negative mode."""
+        (it counts attempts by design), the tables the monitor's leader
+        writes by itself every round (incidents as conditions come and go,
+        their events, its repairs and its snapshots) and the rows
+        schemathesis' own accepted requests cannot have written in negative
+        mode."""
         tables = psql(self.db_url, """
             SELECT string_agg(format('%I.%I', table_schema, table_name), ',' ORDER BY 1)
             FROM information_schema.tables
-            WHERE table_schema IN ('gateway','charts','pricing','guidance','media') AND table_type = 'BASE TABLE'
-              AND table_name NOT IN ('login_throttle', 'refinery_schema_history', 'schema_migrations')""")
+            WHERE table_schema IN ('gateway','charts','pricing','guidance','media','monitor') AND table_type = 'BASE TABLE'
+              AND table_name NOT IN ('login_throttle', 'refinery_schema_history', 'schema_migrations')
+              AND format('%I.%I', table_schema, table_name) NOT IN
+                  ('monitor.incidents', 'monitor.actions', 'monitor.snapshots', 'monitor.outbox')""")
         out = {}
         for t in tables.split(","):
             if t:

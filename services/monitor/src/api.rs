@@ -27,7 +27,7 @@ pub struct AreaView {
     pub stale: bool,
     /// Whether the replica that answered leads now.
     pub answered_by_leader: bool,
-    /// The observation (see docs/monitor.md for its fields).
+    /// The observation (its fields: services/monitor/README.md).
     #[schema(value_type = Object)]
     pub data: Value,
 }

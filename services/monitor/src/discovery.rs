@@ -114,6 +114,34 @@ impl Discovery {
         self.started = Instant::now();
     }
 
+    /// Continues from the previous leader's view (its last overview): live
+    /// instances must answer again within `lost_after` rounds, lost ones
+    /// stay lost until replaced or forgotten, so a handover neither drops
+    /// nor re-opens incidents.
+    pub fn restore(&mut self, views: Vec<InstanceView>) {
+        let now = Instant::now();
+        // Older than anything seen from now on: a restored live instance
+        // never counts as the replacement of a restored lost one.
+        let long_ago = now.checked_sub(Duration::from_secs(3600)).unwrap_or(now);
+        for v in views {
+            let lost = v.state == "lost";
+            if !lost && v.state != "live" {
+                continue;
+            }
+            self.instances.insert(
+                v.id.clone(),
+                Instance {
+                    view: v,
+                    missed: 0,
+                    lost_at: lost.then_some(now),
+                    first_seen: long_ago,
+                    probes: VecDeque::new(),
+                    failing_probes: 0,
+                },
+            );
+        }
+    }
+
     /// Live instances: (service, pool size).
     pub fn live(&self) -> Vec<(&str, Option<i64>)> {
         self.instances

@@ -76,6 +76,7 @@ pub async fn run(w: Watcher, token: CancellationToken) {
         next_round = tokio::time::Instant::from_std(started) + interval;
         if !was {
             discovery.reset();
+            restore(&w, &mut discovery).await;
             policies = Policies::new();
             let now = Instant::now();
             (next_db, next_msg, next_schema) = (now, now, now);
@@ -123,6 +124,27 @@ pub async fn run(w: Watcher, token: CancellationToken) {
     leader.release().await;
     w.leading.store(false, Ordering::Relaxed);
     w.metrics.leader.set(0);
+}
+
+/// A new leader starts from the last overview, when it is recent.
+async fn restore(w: &Watcher, discovery: &mut Discovery) {
+    let Ok(Some((data, at, _))) = store::snapshot(&w.pool, "overview").await else {
+        return;
+    };
+    let age = chrono::Utc::now() - at;
+    if age > chrono::Duration::seconds(i64::try_from(w.cfg.watch.forget_lost_secs).unwrap_or(900)) {
+        return;
+    }
+    let views: Vec<crate::discovery::InstanceView> = data
+        .get("instances")
+        .cloned()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    tracing::info!(
+        instances = views.len(),
+        "continuing from the previous leader's view"
+    );
+    discovery.restore(views);
 }
 
 async fn save(w: &Watcher, area: &str, data: &serde_json::Value) {

@@ -132,6 +132,31 @@ async fn a_restarted_monitor_continues_the_same_incidents() {
         .unwrap()
         .get(0);
     assert!(occurrences >= 2, "the restarted monitor saw it again");
+    // A lost instance survives a restart of the monitor too: neither
+    // resolved by the new leader's empty view nor opened twice.
+    let mut charts = w.charts.take().unwrap();
+    charts.stop().await;
+    let lost = w
+        .wait_incident("instance_lost:charts", "open", Duration::from_secs(15))
+        .await
+        .expect("charts lost");
+    w.stop_monitor(1).await;
+    w.start_monitor().await;
+    let ok =
+        testkit::wait_until(Duration::from_secs(15), || async { w.leading() == vec![2] }).await;
+    assert!(ok, "the second restart leads");
+    tokio::time::sleep(Duration::from_millis(INTERVAL_MS * 6)).await;
+    let rows = w.incidents("instance_lost:charts").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!((rows[0].id, rows[0].state.as_str()), (lost.id, "open"));
+    assert!(
+        w.incidents("service_absent:charts").await.is_empty(),
+        "the loss is the one incident"
+    );
+    w.charts = Some(support::start_charts(&w.charts_overrides).await);
+    w.wait_incident("instance_lost:charts", "resolved", Duration::from_secs(20))
+        .await
+        .expect("resolved when charts returns");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
