@@ -4,6 +4,13 @@
 //! first (reqwest refuses to build a client without one).
 
 use std::sync::Once;
+use std::time::Duration;
+
+/// Idle pooled connections are dropped after this: below the 5 s keep-alive
+/// of the platform's (actix) servers, so a client never sends a request on
+/// a connection the server is closing at that moment (which fails as an
+/// "incomplete message" under load).
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 
 static PROVIDER: Once = Once::new();
 
@@ -15,18 +22,19 @@ pub fn install_tls_provider() {
     });
 }
 
-/// A client builder with TLS ready.
+/// A client builder with TLS ready (and [`POOL_IDLE_TIMEOUT`]).
 #[allow(clippy::disallowed_methods)]
 pub fn builder() -> reqwest::ClientBuilder {
     install_tls_provider();
-    reqwest::Client::builder()
+    reqwest::Client::builder().pool_idle_timeout(POOL_IDLE_TIMEOUT)
 }
 
-/// A default client with TLS ready.
-#[allow(clippy::disallowed_methods)]
+/// A default client with TLS ready (and [`POOL_IDLE_TIMEOUT`]).
 pub fn client() -> reqwest::Client {
-    install_tls_provider();
-    reqwest::Client::new()
+    builder().build().unwrap_or_else(|_| {
+        #[allow(clippy::disallowed_methods)]
+        reqwest::Client::new()
+    })
 }
 
 #[cfg(test)]
