@@ -35,6 +35,21 @@ pub struct DbObservation {
     pub connections: BTreeMap<String, i64>,
     pub budget_ratio: f64,
     pub cache_hit_ratio: f64,
+    /// Sessions over the reporting thresholds.
+    pub sessions: SessionCounts,
+    /// The database's oldest unfrozen transaction age.
+    pub database_age: i64,
+    /// (schema, table, dead tuples, vacuum age) of the tables shown.
+    pub tables: Vec<(String, String, i64, i64)>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SessionCounts {
+    pub long_statements: i64,
+    pub idle_in_transaction: i64,
+    pub blocked: i64,
+    /// The longest-running active statement's age, seconds (of those shown).
+    pub oldest_statement_secs: f64,
 }
 
 /// Reads the database's state and judges it. `live` is each live instance's
@@ -64,6 +79,9 @@ pub async fn observe(
                 connections: BTreeMap::new(),
                 budget_ratio: 0.0,
                 cache_hit_ratio: 0.0,
+                sessions: SessionCounts::default(),
+                database_age: 0,
+                tables: Vec::new(),
             }
         }
     }
@@ -169,7 +187,12 @@ async fn read(
              ORDER BY t.n_dead_tup DESC, age(c.relfrozenxid) DESC LIMIT 25",
             &[],
         )
-        .await?
+        .await?;
+    let table_figures: Vec<(String, String, i64, i64)> = tables
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(3), r.get(5)))
+        .collect();
+    let tables = tables
         .iter()
         .map(|r| {
             json!({"schema": r.get::<_, String>(0), "table": r.get::<_, String>(1),
@@ -332,6 +355,7 @@ async fn read(
             json!({"statements": list}),
         ));
     }
+    let blocked_count = blocked.len() as i64;
     if !blocked.is_empty() {
         let blockers: Vec<&Session> = sessions
             .iter()
@@ -372,11 +396,30 @@ async fn read(
         "database_age": database_age,
         "cache_hit_ratio": cache_hit_ratio,
     });
+    let counts = SessionCounts {
+        long_statements: sessions
+            .iter()
+            .filter(|s| s.state == "active" && s.running_secs > long_s)
+            .count() as i64,
+        idle_in_transaction: sessions
+            .iter()
+            .filter(|s| s.state.starts_with("idle in transaction") && s.idle_secs > idle_s)
+            .count() as i64,
+        blocked: blocked_count,
+        oldest_statement_secs: sessions
+            .iter()
+            .filter(|s| s.state == "active")
+            .map(|s| s.running_secs)
+            .fold(0.0, f64::max),
+    };
     Ok(DbObservation {
         snapshot,
         observed: obs,
         connections,
         budget_ratio,
         cache_hit_ratio,
+        sessions: counts,
+        database_age,
+        tables: table_figures,
     })
 }

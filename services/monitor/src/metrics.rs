@@ -30,6 +30,12 @@ pub struct AppLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TableLabels {
+    pub schema: String,
+    pub table: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ConsumerLabel {
     pub consumer: String,
 }
@@ -52,6 +58,13 @@ pub struct MonitorMetrics {
     pub incidents_resolved: Counter,
     pub db_connections: Family<AppLabel, Gauge>,
     pub connection_budget_ratio: FGauge,
+    pub db_long_statements: Gauge,
+    pub db_idle_in_transaction: Gauge,
+    pub db_blocked_sessions: Gauge,
+    pub db_oldest_statement_seconds: FGauge,
+    pub db_age: Gauge,
+    pub table_dead_tuples: Family<TableLabels, Gauge>,
+    pub table_vacuum_age: Family<TableLabels, Gauge>,
     pub cache_hit_ratio: FGauge,
     pub outbox_pending: Family<ServiceLabel, Gauge>,
     pub outbox_oldest_age_seconds: Family<ServiceLabel, FGauge>,
@@ -112,6 +125,41 @@ impl MonitorMetrics {
             "monitor_connection_budget_ratio",
             "sum of the live instances' pool sizes over max_connections minus the reserve",
             x.connection_budget_ratio.clone(),
+        );
+        m.register(
+            "monitor_db_long_statements",
+            "statements running longer than thresholds.long_statement_ms",
+            x.db_long_statements.clone(),
+        );
+        m.register(
+            "monitor_db_idle_in_transaction",
+            "sessions idle in a transaction longer than thresholds.idle_in_transaction_ms",
+            x.db_idle_in_transaction.clone(),
+        );
+        m.register(
+            "monitor_db_blocked_sessions",
+            "sessions waiting on locks longer than thresholds.blocked_ms",
+            x.db_blocked_sessions.clone(),
+        );
+        m.register(
+            "monitor_db_oldest_statement_seconds",
+            "age of the longest-running statement over the lowest threshold",
+            x.db_oldest_statement_seconds.clone(),
+        );
+        m.register(
+            "monitor_db_xid_age",
+            "transaction ID age of the database (vacuum freeze progress)",
+            x.db_age.clone(),
+        );
+        m.register(
+            "monitor_table_dead_tuples",
+            "dead tuples of the tables with the most",
+            x.table_dead_tuples.clone(),
+        );
+        m.register(
+            "monitor_table_vacuum_age",
+            "transaction ID age of those tables",
+            x.table_vacuum_age.clone(),
         );
         m.register(
             "monitor_db_cache_hit_ratio",
@@ -211,6 +259,23 @@ impl MonitorMetrics {
         }
         self.connection_budget_ratio.set(o.budget_ratio);
         self.cache_hit_ratio.set(o.cache_hit_ratio);
+        self.db_long_statements.set(o.sessions.long_statements);
+        self.db_idle_in_transaction
+            .set(o.sessions.idle_in_transaction);
+        self.db_blocked_sessions.set(o.sessions.blocked);
+        self.db_oldest_statement_seconds
+            .set(o.sessions.oldest_statement_secs);
+        self.db_age.set(o.database_age);
+        self.table_dead_tuples.clear();
+        self.table_vacuum_age.clear();
+        for (schema, table, dead, age) in &o.tables {
+            let l = TableLabels {
+                schema: schema.clone(),
+                table: table.clone(),
+            };
+            self.table_dead_tuples.get_or_create(&l).set(*dead);
+            self.table_vacuum_age.get_or_create(&l).set(*age);
+        }
     }
 
     pub fn set_messaging(&self, o: &crate::messaging::MsgObservation) {

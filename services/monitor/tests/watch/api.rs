@@ -264,6 +264,9 @@ async fn incidents_are_notified_listed_acknowledged_and_resolved_by_admins() {
         "jyotiflow_monitor_outbox_pending",
         "jyotiflow_monitor_incidents_open",
         "jyotiflow_monitor_schema_differences",
+        "jyotiflow_monitor_db_blocked_sessions",
+        "jyotiflow_monitor_table_dead_tuples{",
+        "jyotiflow_monitor_consumer_pending{",
     ] {
         assert!(metrics.contains(m), "{m} in /metrics");
     }
