@@ -327,7 +327,7 @@ class Platform:
             + (SELECT count(*) FROM pricing.accounts WHERE kind IN ('wallet','held') AND balance < 0)""")
 
 
-def run_schemathesis(args, platform, service, token, mode, report, only):
+def run_schemathesis(args, platform, service, token, mode, report, only, workers=2):
     checks = {
         "positive": "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
         "negative": "not_a_server_error,negative_data_rejection,status_code_conformance,content_type_conformance",
@@ -341,7 +341,7 @@ def run_schemathesis(args, platform, service, token, mode, report, only):
         "--max-examples", str(args.examples),
         "--seed", str(args.seed),
         "--phases", "examples,coverage,fuzzing",
-        "--workers", "2",
+        "--workers", str(workers),
         "--request-timeout", "30",
         "--generation-database", "none",
         "--suppress-health-check", "all",
@@ -376,27 +376,38 @@ def accepted(report):
     return n
 
 
+# Findings that are not about the service: Hypothesis's FlakyFailure (a case
+# that failed once and passed when replayed, e.g. a request that timed out on
+# a loaded machine) and a CPython 3.11 race in the `ast` module when two
+# Schemathesis workers build code at once (gh-106905: "AST constructor
+# recursion depth mismatch").
+RETRIABLE = (": FlakyFailure:", ": SystemError: AST constructor recursion depth mismatch")
+
+
 def flaky_operations(findings):
-    """The operations of `findings` when every one is Hypothesis's
-    FlakyFailure (a case that failed once and passed when replayed, e.g. a
-    request that timed out on a loaded machine), else None."""
-    if not findings or not all(": FlakyFailure:" in f for f in findings):
-        return None
-    return sorted({f.split(": FlakyFailure:")[0] for f in findings})
+    """The operations of `findings` when every one is retriable (see
+    RETRIABLE), else None."""
+    ops = set()
+    for f in findings or []:
+        marker = next((m for m in RETRIABLE if m in f), None)
+        if marker is None:
+            return None
+        ops.add(f.split(marker)[0])
+    return sorted(ops) or None
 
 
 def rerun_flaky(args, platform, service, email, mode, report, findings):
-    """Runs the operations of flaky-only findings once more, alone; their
-    findings then are the rerun's (logged either way)."""
+    """Runs the operations of flaky-only findings once more, alone and with
+    one worker; their findings then are the rerun's (logged either way)."""
     ops = flaky_operations(findings)
     if not ops:
         return findings
     again = report.replace(".ndjson", "-rerun.ndjson")
-    out, _ = run_schemathesis(args, platform, service, platform.login(email), mode, again, ops)
+    out, _ = run_schemathesis(args, platform, service, platform.login(email), mode, again, ops, workers=1)
     _, _, rerun = summarize(again)
     if out.returncode != 0 and not rerun:
         rerun = [f"schemathesis exited {out.returncode} on the rerun of {ops}"]
-    log(f"FLAKY {service}/{mode}: {ops} failed once and passed when replayed; "
+    log(f"FLAKY {service}/{mode}: {ops} had only retriable findings (flaky or a tooling race); "
         f"rerun alone: {len(rerun)} findings ({again})")
     return rerun
 
