@@ -1,7 +1,7 @@
 # Recipes a person runs; ./dev.sh installs what they need first, and CI
 # (.ci/run) runs the same ones.
 
-services := "gateway charts pricing guidance media monitor"
+services := "gateway charts pricing guidance media monitor social"
 db_url := env_var_or_default("JYOTIFLOW__DATABASE__URL", "postgres://postgres@127.0.0.1:5432/jyotiflow")
 
 default:
@@ -71,7 +71,7 @@ up: build
       ./target/release/$s healthcheck && echo "$s ready" || { echo "$s did not become ready; see .local/logs/$s.log"; exit 1; }
     done
     echo "gateway: http://127.0.0.1:8080  (try: curl http://127.0.0.1:8080/readyz)"
-    echo "charts 8081, pricing 8082, guidance 8083, media 8084, monitor 8085 (reach them through the gateway under /api/v1/...)"
+    echo "charts 8081, pricing 8082, guidance 8083, media 8084, monitor 8085, social 8086 (reach them through the gateway under /api/v1/...)"
     echo "platform status: curl http://127.0.0.1:8080/api/v1/status (admins: /api/v1/admin/monitor/overview)"
     echo "guidance's local model as an OpenAI-compatible API: http://127.0.0.1:8093/v1 (not routed by the gateway)"
 

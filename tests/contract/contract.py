@@ -41,8 +41,8 @@ import uuid
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 # The gateway last: its fuzzed logout revokes the token it is called with.
-SERVICES = ["charts", "pricing", "guidance", "media", "monitor", "gateway"]
-PORTS = {"charts": 0, "pricing": 0, "guidance": 0, "media": 0, "monitor": 0, "gateway": 0}
+SERVICES = ["charts", "pricing", "guidance", "media", "monitor", "social", "gateway"]
+PORTS = {"charts": 0, "pricing": 0, "guidance": 0, "media": 0, "monitor": 0, "social": 0, "gateway": 0}
 MODELS = os.environ.get("JYOTIFLOW_MODELS", os.path.join(ROOT, ".local", "models"))
 # Guidance answers from a few domains of the corpus (seeding all of it would
 # only cost time), with short answers: the run checks the contract, not prose.
@@ -193,6 +193,7 @@ class Platform:
                 "JYOTIFLOW__UPSTREAMS__GUIDANCE": f"http://127.0.0.1:{PORTS['guidance']}",
                 "JYOTIFLOW__UPSTREAMS__MEDIA": f"http://127.0.0.1:{PORTS['media']}",
                 "JYOTIFLOW__UPSTREAMS__MONITOR": f"http://127.0.0.1:{PORTS['monitor']}",
+                "JYOTIFLOW__UPSTREAMS__SOCIAL": f"http://127.0.0.1:{PORTS['social']}",
                 # The fuzzer is one client sending thousands of requests
                 # (and failed logins) from one address.
                 "JYOTIFLOW__RATE_LIMIT__ENABLED": "false",
@@ -218,6 +219,18 @@ class Platform:
                 "JYOTIFLOW__ANSWERS__SOURCES": "1",
                 "JYOTIFLOW__ANSWERS__HISTORY_TOKENS": "64",
                 "JYOTIFLOW__ANSWERS__UPSTREAM_TIMEOUT_MS": "20000",
+            })
+        if service == "social":
+            # Nothing runs in the background while the fuzzer compares the
+            # database before and after its requests: no schedule rounds,
+            # no publishing (its channels' networks are not reachable here),
+            # no analytics. Short teachings.
+            env.update({
+                "JYOTIFLOW__SCHEDULER__INTERVAL_MS": "3600000",
+                "JYOTIFLOW__PUBLISHER__INTERVAL_MS": "3600000",
+                "JYOTIFLOW__ANALYTICS__INTERVAL_MS": "0",
+                "JYOTIFLOW__CONTENT__REQUEST_TIMEOUT_MS": "20000",
+                "JYOTIFLOW__CONTENT__MAX_TOKENS": "16",
             })
         if service == "media":
             env.update({
@@ -308,7 +321,7 @@ class Platform:
         tables = psql(self.db_url, """
             SELECT string_agg(format('%I.%I', table_schema, table_name), ',' ORDER BY 1)
             FROM information_schema.tables
-            WHERE table_schema IN ('gateway','charts','pricing','guidance','media','monitor') AND table_type = 'BASE TABLE'
+            WHERE table_schema IN ('gateway','charts','pricing','guidance','media','monitor','social') AND table_type = 'BASE TABLE'
               AND table_name NOT IN ('login_throttle', 'refinery_schema_history', 'schema_migrations')
               AND format('%I.%I', table_schema, table_name) NOT IN
                   ('monitor.incidents', 'monitor.actions', 'monitor.snapshots', 'monitor.outbox')""")

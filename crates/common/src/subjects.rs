@@ -38,6 +38,8 @@ pub mod charts {
     pub const SERVICE: &str = "charts";
     pub const CHART_GET: &str = "charts.chart.get";
     pub const PROFILE_GET: &str = "charts.profile.get";
+    /// The day's panchang at a place (public data; no user needed).
+    pub const PANCHANG_GET: &str = "charts.panchang.get";
     pub const EVT_CHART_COMPUTED: &str = "charts.chart.computed";
 }
 
@@ -90,6 +92,16 @@ pub mod monitor {
     pub const EVT_INCIDENT_OPENED: &str = "monitor.incident.opened";
     /// An incident was resolved (its condition cleared, or an admin resolved it).
     pub const EVT_INCIDENT_RESOLVED: &str = "monitor.incident.resolved";
+}
+
+pub mod social {
+    pub const SERVICE: &str = "social";
+    /// A post went out (its network, provider id and URL).
+    pub const EVT_POST_PUBLISHED: &str = "social.post.published";
+    /// A post failed for good (the provider's message).
+    pub const EVT_POST_FAILED: &str = "social.post.failed";
+    /// A network refused a channel's token: the channel must be reconnected.
+    pub const EVT_CREDENTIALS_EXPIRED: &str = "social.channel.credentials_expired";
 }
 
 #[cfg(test)]

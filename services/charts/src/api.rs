@@ -527,17 +527,70 @@ pub async fn panchang(
             Some(Line(s))
         }
     };
-    // Reuse the birth validation: date range, place or coordinates, zone.
-    let birth = BirthInput {
+    let day = PanchangRequest {
         date: input::CivilDate(date),
-        time: input::CivilTime {
-            text: "12:00".into(),
-            time: chrono::NaiveTime::MIN + chrono::Duration::hours(12),
-        },
         place_id,
         lat,
         lon,
         tz,
+    };
+    Ok(HttpResponse::Ok().json(panchang_for(&state, day).await?))
+}
+
+/// A panchang request with its values checked: `GET /api/v1/panchang`
+/// builds one from its query, `charts.panchang.get` takes one as its body.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PanchangRequest {
+    /// Local date, `YYYY-MM-DD` (1900-01-01 .. 2050-12-31).
+    pub date: input::CivilDate,
+    /// A gazetteer place (instead of `lat` and `lon`).
+    #[serde(
+        default,
+        deserialize_with = "input::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub place_id: Option<input::PlaceId>,
+    /// Latitude, with `lon`.
+    #[serde(
+        default,
+        deserialize_with = "input::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub lat: Option<input::Lat>,
+    /// Longitude, with `lat`.
+    #[serde(
+        default,
+        deserialize_with = "input::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub lon: Option<input::Lon>,
+    /// IANA zone; default: the place's, or the nearest known place's.
+    #[serde(
+        default,
+        deserialize_with = "input::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tz: Option<input::ZoneName>,
+}
+
+/// The day's panchang, for HTTP and NATS alike. The birth validation is
+/// reused (date range, place or coordinates, zone) on the day at 12:00,
+/// and the fields it names lose their `birth.` prefix.
+pub async fn panchang_for(
+    state: &AppState,
+    day: PanchangRequest,
+) -> Result<crate::panchang::Panchang, AppError> {
+    let birth = BirthInput {
+        date: day.date,
+        time: input::CivilTime {
+            text: "12:00".into(),
+            time: chrono::NaiveTime::MIN + chrono::Duration::hours(12),
+        },
+        place_id: day.place_id,
+        lat: day.lat,
+        lon: day.lon,
+        tz: day.tz,
         disambiguation: Some(input::Choice(astro::Disambiguation::Earlier)),
     };
     let n = state
@@ -550,11 +603,10 @@ pub async fn panchang(
             }
             e
         })?;
-    let body = state
+    state
         .cache
         .run_blocking(move || crate::panchang::compute(&n))
-        .await?;
-    Ok(HttpResponse::Ok().json(body))
+        .await
 }
 
 // ---------------------------------------------------------------- admin

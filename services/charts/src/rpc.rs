@@ -1,4 +1,5 @@
-//! NATS request/reply: `charts.chart.get` and `charts.profile.get`.
+//! NATS request/reply: `charts.chart.get`, `charts.profile.get` and
+//! `charts.panchang.get`.
 
 use crate::engine::{self, BirthInput, OptionsInput};
 use crate::input::{Choice, Choices};
@@ -54,6 +55,15 @@ pub struct ProfileGet {
 
 /// Services that may ask for charts and profiles, always for a named user.
 pub const CHART_CALLERS: &[&str] = &["guidance", "media", "social"];
+
+/// `charts.panchang.get`: the day's panchang at a place, exactly as
+/// `GET /api/v1/panchang` answers it (`date`, then `place_id` or `lat` and
+/// `lon`, and `tz` optionally).
+pub type PanchangGet = crate::api::PanchangRequest;
+
+/// Services that may ask for the panchang. It is public data, so the
+/// caller's token need not name a user.
+pub const PANCHANG_CALLERS: &[&str] = &["social"];
 
 /// The owner a request acts for: the user named in the caller's signed
 /// token (a body `user_id` only when that user is an admin or the same one).
@@ -118,6 +128,13 @@ async fn profile_get(
     serde_json::to_value(p).map_err(AppError::internal)
 }
 
+async fn panchang_get(
+    state: &AppState,
+    body: PanchangGet,
+) -> Result<crate::panchang::Panchang, AppError> {
+    crate::api::panchang_for(state, body).await
+}
+
 pub async fn register(rpc: &mut RpcServer, state: Arc<AppState>) -> anyhow::Result<()> {
     let st = state.clone();
     rpc.endpoint(
@@ -129,13 +146,24 @@ pub async fn register(rpc: &mut RpcServer, state: Arc<AppState>) -> anyhow::Resu
         },
     )
     .await?;
-    let st = state;
+    let st = state.clone();
     rpc.endpoint(
         subj::PROFILE_GET,
         CHART_CALLERS,
         move |req: RpcRequest, body: ProfileGet| {
             let st = st.clone();
             async move { profile_get(&st, req, body).await }
+        },
+    )
+    .await?;
+    // No user: the panchang belongs to nobody, so `acting_user` is not asked.
+    let st = state;
+    rpc.endpoint(
+        subj::PANCHANG_GET,
+        PANCHANG_CALLERS,
+        move |_req: RpcRequest, body: PanchangGet| {
+            let st = st.clone();
+            async move { panchang_get(&st, body).await }
         },
     )
     .await?;

@@ -164,8 +164,12 @@ pub fn default_routes() -> Vec<Route> {
         route("/api/v1/avatars", "media", User),
         // The platform's status: one word per service, for anyone.
         route("/api/v1/status", "monitor", Public),
+        // Rendered social cards: public, the networks fetch them.
+        route("/api/v1/social/media", "social", Public),
     ];
-    for s in ["charts", "pricing", "guidance", "media", "monitor"] {
+    for s in [
+        "charts", "pricing", "guidance", "media", "monitor", "social",
+    ] {
         r.push(route(&format!("/api/v1/admin/{s}"), s, Admin));
     }
     r.push(Route {
@@ -217,7 +221,8 @@ pub fn defaults(
         .set_default("upstreams.pricing", "http://127.0.0.1:8082")?
         .set_default("upstreams.guidance", "http://127.0.0.1:8083")?
         .set_default("upstreams.media", "http://127.0.0.1:8084")?
-        .set_default("upstreams.monitor", "http://127.0.0.1:8085")
+        .set_default("upstreams.monitor", "http://127.0.0.1:8085")?
+        .set_default("upstreams.social", "http://127.0.0.1:8086")
 }
 
 impl Validate for GatewayConfig {

@@ -141,7 +141,10 @@ pub fn defaults(
         .set_default("watch.database_interval_ms", 5000)?
         .set_default("watch.messaging_interval_ms", 5000)?
         .set_default("watch.schema_interval_ms", 60_000)?
-        .set_default("watch.services", "gateway,charts,pricing,guidance,media")?
+        .set_default(
+            "watch.services",
+            "gateway,charts,pricing,guidance,media,social",
+        )?
         .set_default("thresholds.long_statement_ms", 30_000)?
         .set_default("thresholds.idle_in_transaction_ms", 60_000)?
         .set_default("thresholds.blocked_ms", 10_000)?

@@ -193,3 +193,95 @@ async fn charts_over_nats_require_a_signed_caller_that_names_the_user() {
     // Nothing was computed or stored for those refusals.
     assert_eq!(app.rows().await, 1, "only the profile's own chart exists");
 }
+
+/// The panchang over NATS is the HTTP panchang, for social with a service
+/// token that names no user.
+#[tokio::test]
+async fn charts_panchang_get_answers_as_the_http_panchang() {
+    let app = spawn_app().await;
+    let nats = client(&app).await;
+    let t = Duration::from_secs(10);
+    let social = signed("social", None);
+    for (body, query) in [
+        (
+            json!({"date": "2024-01-15", "place_id": CHENNAI}),
+            format!("date=2024-01-15&place_id={CHENNAI}"),
+        ),
+        (
+            json!({"date": "2024-06-21", "lat": 51.5074, "lon": -0.1278, "tz": "Europe/London"}),
+            "date=2024-06-21&lat=51.5074&lon=-0.1278&tz=Europe/London".to_owned(),
+        ),
+    ] {
+        let r: Value = platform::nats::request(&nats, "charts.panchang.get", &social, &body, t)
+            .await
+            .unwrap();
+        let http = app.get(&format!("/api/v1/panchang?{query}"), None).await;
+        assert_eq!(http.status(), 200);
+        let http: Value = http.json().await.unwrap();
+        assert_eq!(r, http, "{body}");
+        assert_eq!(r["date"], body["date"]);
+        assert!(r["tithi"]["ends_at"].is_string(), "{r}");
+    }
+    // Nothing is stored for anyone.
+    assert_eq!(app.rows().await, 0);
+}
+
+#[tokio::test]
+async fn charts_panchang_get_validates_and_refuses_other_callers() {
+    let app = spawn_app().await;
+    let nats = client(&app).await;
+    let t = Duration::from_secs(10);
+    let social = signed("social", None);
+    // Validation errors name the field, without the `birth.` prefix.
+    for (body, field) in [
+        (json!({"date": "2024-13-01", "place_id": CHENNAI}), "date"),
+        (json!({"date": "1850-01-01", "place_id": CHENNAI}), "date"),
+        (json!({"date": "15/01/2024", "place_id": CHENNAI}), "date"),
+        (json!({"date": "2024-01-15"}), "place_id"),
+        (
+            json!({"date": "2024-01-15", "lat": 95.0, "lon": 0.0}),
+            "lat",
+        ),
+        (
+            json!({"date": "2024-01-15", "lat": 10.0, "lon": 0.0, "tz": "Mars/Base"}),
+            "tz",
+        ),
+    ] {
+        let e =
+            platform::nats::request::<_, Value>(&nats, "charts.panchang.get", &social, &body, t)
+                .await
+                .unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            (ErrorCode::ValidationFailed, Some(field)),
+            "{body}"
+        );
+    }
+    // Unknown fields are refused too.
+    let body = json!({"date": "2024-01-15", "place_id": CHENNAI, "time": "06:00"});
+    let e = platform::nats::request::<_, Value>(&nats, "charts.panchang.get", &social, &body, t)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::MalformedJson, "{}", e.message);
+
+    let good = json!({"date": "2024-01-15", "place_id": CHENNAI});
+    // A service that is not on the allow-list, with or without a user.
+    let alice = app.user();
+    for ctx in [signed("pricing", None), signed("guidance", Some(alice.id))] {
+        let e = platform::nats::request::<_, Value>(&nats, "charts.panchang.get", &ctx, &good, t)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::Forbidden);
+    }
+    // No token at all.
+    let e = platform::nats::request::<_, Value>(
+        &nats,
+        "charts.panchang.get",
+        &CallContext::default(),
+        &good,
+        t,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Unauthorized);
+}

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod facebook;
+mod fake_facebook;
 mod fakes;
 mod instagram;
 mod secrets;

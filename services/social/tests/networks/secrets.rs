@@ -28,7 +28,7 @@ async fn tokens_never_appear_in_debug_errors_or_logs() {
     let mut seen = Vec::new();
 
     // Every client's Debug.
-    let ffb = facebook::fake();
+    let ffb = crate::fake_facebook::fake();
     let fb = facebook::client(&ffb, FB_TOKEN, 1_500);
     let fig = instagram::fake(0, "FINISHED");
     let ig = instagram::client(&fig, IG_TOKEN, 5_000);
