@@ -130,3 +130,8 @@ bench-monitor *args:
 bench-astro seconds="5":
     python3 -c 'import swisseph' 2>/dev/null || python3 -m pip install -q pyswisseph
     bash crates/astro/bench/speed_ratio.sh {{seconds}}
+
+# Social: image cards rendered per second per kind and size on one core, and
+# where one render's time goes (args: seconds per kind and size).
+bench-social seconds="5":
+    cargo run -q --release -p social --example cards_bench -- {{seconds}}

@@ -377,7 +377,7 @@ mod tests {
         let (base, cfg) = crate::load_config(&[("env".into(), "test".into())]).unwrap();
         assert_eq!(base.http.port, DEFAULT_PORT);
         assert_eq!(base.service, "monitor");
-        assert_eq!(cfg.services().len(), 5);
+        assert_eq!(cfg.services().len(), 6);
         assert_eq!(cfg.statement_limit_ms("pricing"), 300_000);
         for (key, value) in [
             ("watch.interval_ms", "0"),
