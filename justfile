@@ -23,7 +23,15 @@ test *args:
     python3 tests/contract/contract.py > .local/contract.log 2>&1 &
     contract=$!
     status=0
-    cargo test --workspace --no-fail-fast {{args}} || status=1
+    # cargo-nextest runs the tests of every binary side by side (most wait on
+    # PostgreSQL, NATS and spawned services more than they compute; see
+    # .config/nextest.toml), then the doc tests; plain cargo test without it.
+    if cargo nextest --version >/dev/null 2>&1; then
+      cargo nextest run --workspace {{args}} || status=1
+      cargo test --workspace --doc {{args}} || status=1
+    else
+      cargo test --workspace --no-fail-fast {{args}} || status=1
+    fi
     wait "$contract" || status=1
     echo "---- API contract (tests/contract/contract.py) ----"
     cat .local/contract.log

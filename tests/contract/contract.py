@@ -17,9 +17,11 @@ admin's token:
 Then the ledger invariants are checked. A fixed seed and a bounded number of
 examples keep the run reproducible and short. Exit status 1 on any finding.
 A finding that is only Hypothesis's FlakyFailure (a case failed once and
-passed when replayed, e.g. a request that timed out on a loaded machine)
-makes its operations run once more alone; the rerun's findings count, and
-both are logged (`FLAKY ...`).
+passed when replayed, e.g. a request that timed out on a loaded machine), a
+502/503/504 (the service could not serve while the tests load the machine)
+or a known tooling race makes its operations run once more alone; the
+rerun's findings count, and both are logged (`FLAKY ...`). Every finding is
+printed again after the table.
 
   python3 tests/contract/contract.py [--examples N] [--seed S] [--services a,b]
 """
@@ -324,12 +326,14 @@ class Platform:
             WHERE table_schema IN ('gateway','charts','pricing','guidance','media','monitor','social') AND table_type = 'BASE TABLE'
               AND table_name NOT IN ('login_throttle', 'refinery_schema_history', 'schema_migrations')
               AND format('%I.%I', table_schema, table_name) NOT IN
-                  ('monitor.incidents', 'monitor.actions', 'monitor.snapshots', 'monitor.outbox')""")
-        out = {}
-        for t in tables.split(","):
-            if t:
-                out[t] = psql(self.db_url, f"SELECT count(*) FROM {t}")
-        return out
+                  ('monitor.incidents', 'monitor.actions', 'monitor.snapshots', 'monitor.outbox', 'monitor.reported')""")
+        names = [t for t in tables.split(",") if t]
+        if not names:
+            return {}
+        # One statement (one psql process) for every table's count.
+        counts = psql(self.db_url, "SELECT concat_ws(',', " + ", ".join(
+            f"(SELECT count(*) FROM {t})" for t in names) + ")")
+        return dict(zip(names, counts.split(",")))
 
     def ledger_problems(self):
         return psql(self.db_url, """
@@ -395,6 +399,20 @@ def accepted(report):
 # Schemathesis workers build code at once (gh-106905: "AST constructor
 # recursion depth mismatch").
 RETRIABLE = (": FlakyFailure:", ": SystemError: AST constructor recursion depth mismatch")
+# An answer that says the service could not serve (502, 503, 504: a pool or
+# statement timeout while tests load both cores) is about availability, not
+# about the input: its operations run once more alone, and count if it
+# happens again. A 500 never is.
+UNAVAILABLE = ("[HTTP 502]", "[HTTP 503]", "[HTTP 504]")
+UNAVAILABLE_CHECKS = (": not_a_server_error: ", ": status_code_conformance: ")
+
+
+def retriable_marker(finding):
+    """Where `finding` splits into its operation and a retriable cause, or None."""
+    marker = next((m for m in RETRIABLE if m in finding), None)
+    if marker is None and any(u in finding for u in UNAVAILABLE):
+        marker = next((m for m in UNAVAILABLE_CHECKS if m in finding), None)
+    return marker
 
 
 def flaky_operations(findings):
@@ -402,7 +420,7 @@ def flaky_operations(findings):
     RETRIABLE), else None."""
     ops = set()
     for f in findings or []:
-        marker = next((m for m in RETRIABLE if m in f), None)
+        marker = retriable_marker(f)
         if marker is None:
             return None
         ops.add(f.split(marker)[0])
@@ -416,11 +434,20 @@ def rerun_flaky(args, platform, service, email, mode, report, findings):
     if not ops:
         return findings
     again = report.replace(".ndjson", "-rerun.ndjson")
+    if any(u in f for f in findings for u in UNAVAILABLE):
+        # Why it could not serve, for the log of a run whose folder is gone.
+        try:
+            with open(os.path.join(platform.workdir, f"{service}.log"), errors="replace") as fh:
+                tail = [line.rstrip() for line in fh.readlines()[-400:] if '"ERROR"' in line or '"WARN"' in line]
+            for line in tail[-12:]:
+                log(f"  {service}.log: {line[:400]}")
+        except OSError:
+            pass
     out, _ = run_schemathesis(args, platform, service, platform.login(email), mode, again, ops, workers=1)
     _, _, rerun = summarize(again)
     if out.returncode != 0 and not rerun:
         rerun = [f"schemathesis exited {out.returncode} on the rerun of {ops}"]
-    log(f"FLAKY {service}/{mode}: {ops} had only retriable findings (flaky or a tooling race); "
+    log(f"FLAKY {service}/{mode}: {ops} had only retriable findings (flaky, unavailable under load or a tooling race): {findings}; "
         f"rerun alone: {len(rerun)} findings ({again})")
     return rerun
 
@@ -464,12 +491,13 @@ def summarize(report):
             if label and interactions:
                 ops.add(label)
             requests += len(interactions)
-            for checks in (rec.get("checks") or {}).values():
+            for case, checks in (rec.get("checks") or {}).items():
                 for c in checks:
                     if c.get("status") == "failure":
                         f = (c.get("failure_info") or {}).get("failure") or {}
                         msg = (f.get("message") or "").replace("\n", " | ")[:300]
-                        findings.add(f"{label}: {c.get('name')}: {f.get('title')}: {msg}")
+                        status = ((interactions.get(case) or {}).get("response") or {}).get("status_code")
+                        findings.add(f"{label}: {c.get('name')}: {f.get('title')}: {msg} [HTTP {status}]")
     return len(ops), requests, sorted(findings)
 
 
@@ -498,7 +526,7 @@ def main():
         st, doc = http("GET", f"{platform.gw}/api/openapi.json")
         if st != 200:
             raise SystemExit(f"the gateway serves no merged document ({st})")
-        rows = []
+        rows, every_finding = [], []
         for service in args.services.split(","):
             for who, email in (("user", "fuzz-user@example.com"), ("admin", "fuzz-admin@example.com")):
                 # Positive data: every answer documented, no 5xx.
@@ -512,6 +540,7 @@ def main():
                     findings.append(f"schemathesis exited {out.returncode}: {out.stdout[-2000:]}{out.stderr[-2000:]}")
                 rows.append((service, who, "positive", ops, reqs, len(findings), secs))
                 for f in findings:
+                    every_finding.append(f"{service}/{who}/positive: {f}")
                     log(f"FINDING {service}/{who}/positive: {f}")
                 failed |= bool(findings)
                 # Negative data: rejected, and what was rejected wrote nothing.
@@ -541,6 +570,7 @@ def main():
                     n_findings += findings
                 rows.append((service, who, "negative", n_ops, n_reqs, len(n_findings), n_secs))
                 for f in n_findings:
+                    every_finding.append(f"{service}/{who}/negative: {f}")
                     log(f"FINDING {service}/{who}/negative: {f}")
                 failed |= bool(n_findings)
         problems = platform.ledger_problems()
@@ -551,6 +581,9 @@ def main():
         for r in rows:
             print(f"{r[0]:<10} {r[1]:<6} {r[2]:<9} {r[3]:>10} {r[4]:>9} {r[5]:>9} {r[6]:>8.1f}")
         print(f"ledger invariants: {'ok' if problems == '0' else 'BROKEN'}; seed {args.seed}, {args.examples} examples per operation")
+        # Again after the table, so that the end of a CI log shows them.
+        for f in every_finding:
+            print(f"FINDING {f}")
     finally:
         platform.stop()
         if args.keep or failed:

@@ -102,6 +102,8 @@ pub mod social {
     pub const EVT_POST_FAILED: &str = "social.post.failed";
     /// A network refused a channel's token: the channel must be reconnected.
     pub const EVT_CREDENTIALS_EXPIRED: &str = "social.channel.credentials_expired";
+    /// A channel whose credentials had expired was given a new token.
+    pub const EVT_CHANNEL_RECONNECTED: &str = "social.channel.reconnected";
 }
 
 #[cfg(test)]

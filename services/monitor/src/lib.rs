@@ -15,6 +15,7 @@ pub mod messaging;
 pub mod metrics;
 pub mod notify;
 pub mod policy;
+pub mod reported;
 pub mod schema;
 pub mod state;
 pub mod store;
@@ -33,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 
 pub const MIGRATIONS: &[Migration] =
-    platform::migrations!("../../../migrations/monitor", 1 => "0001_init");
+    platform::migrations!("../../../migrations/monitor", 1 => "0001_init", 2 => "0002_reported");
 
 #[derive(OpenApi)]
 #[openapi(
@@ -159,6 +160,11 @@ impl Application {
             outbox: runtime.outbox.clone(),
         };
         runtime.spawn(move |token| watch::run(watcher, token));
+        let pool = runtime.pool.clone();
+        runtime.consume(reported::social_spec(), move |d| {
+            let pool = pool.clone();
+            async move { reported::handle(&pool, d).await }
+        });
         Ok(Application {
             service: platform::runtime::Service::new(runtime, http, Some(rpc)),
             state,

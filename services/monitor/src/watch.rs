@@ -12,7 +12,7 @@ use crate::leader::{self, Leader};
 use crate::metrics::MonitorMetrics;
 use crate::notify::Notifier;
 use crate::policy::Policies;
-use crate::{database, messaging, schema, store};
+use crate::{database, messaging, reported, schema, store};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -112,6 +112,7 @@ pub async fn run(w: Watcher, token: CancellationToken) {
             save(&w, "schema", &s.snapshot).await;
             obs.extend(s.observed);
         }
+        obs.extend(reported::observe(&w.pool).await);
         let overview = json!({
             "nats_ok": discovery.nats_ok(),
             "expected_services": cfg.services(),

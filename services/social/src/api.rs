@@ -254,8 +254,18 @@ pub async fn patch_channel(
         None => None,
     };
     let tags = hashtags(b.hashtags)?;
-    let c = platform::db::conn(&state.pool).await?;
-    let row = c
+    let mut c = platform::db::conn(&state.pool).await?;
+    let tx = c.transaction().await.map_err(q)?;
+    let was: String = tx
+        .query_opt(
+            "SELECT status FROM channels WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await
+        .map_err(q)?
+        .map(|r| r.get(0))
+        .ok_or_else(|| AppError::not_found("channel"))?;
+    let row = tx
         .query_opt(
             &format!(
                 "UPDATE channels SET
@@ -284,8 +294,24 @@ pub async fn patch_channel(
         .await
         .map_err(q)?
         .ok_or_else(|| AppError::not_found("channel"))?;
-    tracing::info!(channel = %id, admin = %p.user_id.as_uuid(), token_changed = sealed.is_some(), "channel changed");
-    Ok(HttpResponse::Ok().json(store::channel_view(&row)))
+    let view = store::channel_view(&row);
+    // The monitor keeps an incident open from `credentials_expired` until this.
+    let reconnected = sealed.is_some() && was == "credentials_expired";
+    if reconnected {
+        let ev = common::EventEnvelope::new(
+            common::subjects::social::SERVICE,
+            common::subjects::social::EVT_CHANNEL_RECONNECTED,
+            1,
+            serde_json::json!({"channel_id": id, "network": view.network}),
+        );
+        platform::outbox::enqueue(&tx, &ev, &platform::nats::CallContext::current()).await?;
+    }
+    tx.commit().await.map_err(q)?;
+    if reconnected {
+        state.outbox.notify();
+    }
+    tracing::info!(channel = %id, admin = %p.user_id.as_uuid(), token_changed = sealed.is_some(), reconnected, "channel changed");
+    Ok(HttpResponse::Ok().json(view))
 }
 
 // ----------------------------------------------------------------- campaigns
@@ -832,10 +858,18 @@ pub async fn create_post(
         (true, false) => "approved",
     };
     let id = Uuid::new_v4();
-    c.execute(
-        "INSERT INTO posts (id, channel_id, campaign_id, generator, state, text, title, link, marker, scheduled_at)
-         VALUES ($1, $2, $3, 'manual', $4, $5, $6, $7, $8, $9)",
-        &[
+    // The row as inserted: a publishing worker may claim a due post before a
+    // second read, and the answer describes what this request created.
+    let row = c
+        .query_one(
+            &format!(
+                "WITH p AS (
+                   INSERT INTO posts (id, channel_id, campaign_id, generator, state, text, title, link, marker, scheduled_at)
+                   VALUES ($1, $2, $3, 'manual', $4, $5, $6, $7, $8, $9) RETURNING *)
+                 SELECT {} FROM p JOIN channels c ON c.id = p.channel_id",
+                store::POST_COLUMNS
+            ),
+            &[
             &id,
             &ch.id,
             &b.campaign_id,
@@ -846,10 +880,9 @@ pub async fn create_post(
             &marker.as_str(),
             &b.scheduled_at,
         ],
-    )
-    .await
-    .map_err(q)?;
-    let row = load_post(&c, id, false).await?;
+        )
+        .await
+        .map_err(q)?;
     Ok(HttpResponse::Created().json(store::post_view(&row, &state.cfg.content.public_base_url)))
 }
 

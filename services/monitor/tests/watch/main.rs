@@ -6,4 +6,5 @@
 mod api;
 mod health;
 mod repairs;
+mod reported;
 mod support;

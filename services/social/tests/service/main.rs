@@ -583,6 +583,28 @@ async fn expired_credentials_fail_with_the_cause_and_an_event_and_never_leak() {
         )
         .await;
     assert_eq!((s, v["status"].as_str()), (200, Some("ok")), "{v}");
+    // The monitor's incident ends with this event; renaming the channel
+    // (no new token) does not repeat it.
+    let reconnected = |subjects: Vec<String>| {
+        subjects
+            .iter()
+            .filter(|s| *s == "evt.social.channel.reconnected")
+            .count()
+    };
+    assert_eq!(reconnected(w.outbox_subjects().await), 1);
+    let (s, _) = w
+        .api(
+            Method::PATCH,
+            &format!("/api/v1/admin/social/channels/{ch}"),
+            Some(json!({"name": "Renamed", "token": FB_TOKEN})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        reconnected(w.outbox_subjects().await),
+        1,
+        "only from credentials_expired"
+    );
     let (s, v) = w
         .api(
             Method::POST,
