@@ -7,6 +7,8 @@
 
 mod facebook;
 mod fake_facebook;
+mod fake_instagram;
+mod fake_telegram;
 mod fakes;
 mod instagram;
 mod secrets;

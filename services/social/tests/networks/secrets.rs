@@ -30,13 +30,13 @@ async fn tokens_never_appear_in_debug_errors_or_logs() {
     // Every client's Debug.
     let ffb = crate::fake_facebook::fake();
     let fb = facebook::client(&ffb, FB_TOKEN, 1_500);
-    let fig = instagram::fake(0, "FINISHED");
+    let fig = crate::fake_instagram::fake(0, "FINISHED");
     let ig = instagram::client(&fig, IG_TOKEN, 5_000);
     let fx = x::fake();
     let xc = x::client(&fx, X_TOKEN, 5_000);
     let fyt = youtube::fake();
     let yt = youtube::client(&fyt, YT_TOKEN, 5_000);
-    let ftg = telegram::fake();
+    let ftg = crate::fake_telegram::fake();
     let tg = telegram::client(&ftg, TG_TOKEN, 1_500);
     for (what, d) in [
         ("facebook", format!("{fb:?}")),
@@ -82,7 +82,7 @@ async fn tokens_never_appear_in_debug_errors_or_logs() {
             retry: crate::fast_retry(),
         },
         TelegramChannel {
-            chat_id: telegram::CHANNEL.into(),
+            chat_id: crate::fake_telegram::CHANNEL.into(),
             bot_token: TG_TOKEN.into(),
         },
     )

@@ -1,11 +1,18 @@
 //! The social service end to end: real PostgreSQL, NATS and charts, one or
-//! two social replicas, and a local server speaking Facebook's Graph API.
+//! two social replicas, and local servers speaking the Graph API (Facebook,
+//! Instagram) and the Telegram Bot API.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[allow(dead_code)]
 #[path = "../networks/fake_facebook.rs"]
 mod fake_facebook;
+#[allow(dead_code)]
+#[path = "../networks/fake_instagram.rs"]
+mod fake_instagram;
+#[allow(dead_code)]
+#[path = "../networks/fake_telegram.rs"]
+mod fake_telegram;
 #[allow(dead_code)]
 #[path = "../networks/fakes.rs"]
 mod fakes;
@@ -21,6 +28,8 @@ use testkit::{Running, TestDb};
 use uuid::Uuid;
 
 pub const FB_TOKEN: &str = "EAAfbPAGEtoken-SECRET-0001";
+pub const IG_TOKEN: &str = "EAAigUSERtoken-SECRET-0002";
+pub const TG_TOKEN: &str = "123456789:AAtg-bot-token-SECRET-0005";
 const CHENNAI: (&str, f64, f64, &str) = ("Chennai", 13.0827, 80.2707, "Asia/Kolkata");
 
 struct World {
@@ -147,6 +156,22 @@ impl World {
                 Some(json!({
                     "network": "facebook", "name": "JyotiFlow Page", "account_id": PAGE,
                     "token": token, "auto_approve": auto_approve, "hashtags": ["panchang", "#jyotiflow"],
+                })),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        Uuid::parse_str(v["id"].as_str().unwrap()).unwrap()
+    }
+
+    /// A channel on another network, approving automatically.
+    async fn channel_on(&self, network: &str, account_id: &str, token: &str) -> Uuid {
+        let (s, v) = self
+            .api(
+                Method::POST,
+                "/api/v1/admin/social/channels",
+                Some(json!({
+                    "network": network, "name": format!("JyotiFlow {network}"), "account_id": account_id,
+                    "token": token, "auto_approve": true, "hashtags": ["panchang"],
                 })),
             )
             .await;
@@ -970,4 +995,111 @@ async fn a_teaching_comes_from_the_knowledge_base_through_guidance() {
             .unwrap()
             .get(0);
     assert_eq!(n, 1, "the failed attempts made nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instagram_fetches_the_card_by_url_and_telegram_gets_it_uploaded() {
+    let ig = fake_instagram::fake(1, "FINISHED");
+    let tg = fake_telegram::fake();
+    let w = spawn(
+        1,
+        &[
+            (
+                "networks.instagram.base_url",
+                format!("{}/v21.0", ig.server.base_url),
+            ),
+            ("networks.instagram.poll_interval_ms", "20".into()),
+            ("networks.instagram.poll_max_interval_ms", "80".into()),
+            ("networks.telegram.base_url", tg.server.base_url.clone()),
+        ],
+    )
+    .await;
+    let igc = w
+        .channel_on("instagram", fake_instagram::IG_USER, IG_TOKEN)
+        .await;
+    let tgc = w
+        .channel_on("telegram", fake_telegram::CHANNEL, TG_TOKEN)
+        .await;
+    let (s, v) = w
+        .api(
+            Method::POST,
+            "/api/v1/admin/social/generate",
+            Some(json!({"generator": "panchang", "date": "2026-12-01", "channel_ids": [igc, tgc], "params": chennai()})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let post_of = |ch: Uuid| {
+        v["posts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["channel_id"] == json!(ch))
+            .and_then(|m| m["post_id"].as_str())
+            .unwrap()
+            .to_owned()
+    };
+    let (ig_post, tg_post) = (post_of(igc), post_of(tgc));
+    for id in [&ig_post, &tg_post] {
+        assert_eq!(w.post(id).await["post"]["state"], "approved");
+        let (s, v) = w
+            .api(
+                Method::POST,
+                &format!("/api/v1/admin/social/posts/{id}/publish-now"),
+                None,
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let ig_done = w.wait_state(&ig_post, &["published"]).await;
+    let tg_done = w.wait_state(&tg_post, &["published"]).await;
+
+    // Instagram: one container made from the card's public URL, published
+    // once; the card there is a PNG at Instagram's size.
+    let containers = ig.containers();
+    let media = ig.media();
+    assert_eq!((containers.len(), media.len()), (1, 1), "{containers:?}");
+    let post = &ig_done["post"];
+    assert_eq!(containers[0].image_url, post["media_url"].as_str().unwrap());
+    assert_eq!(containers[0].caption, post["text"].as_str().unwrap());
+    assert_eq!(
+        post["provider_post_id"].as_str(),
+        Some(media[0].id.as_str())
+    );
+    let url = &containers[0].image_url;
+    let r = w
+        .http
+        .get(w.social().url(&url[url.find("/api/").unwrap()..]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let size = social::cards::CardSize::preferred(social::networks::Network::Instagram);
+    assert_eq!(
+        png_size(&r.bytes().await.unwrap()),
+        (size.width(), size.height())
+    );
+
+    // Telegram: the card uploaded with sendPhoto to the channel, once.
+    let sent = tg.sent();
+    assert_eq!(
+        sent.len(),
+        1,
+        "{:?}",
+        sent.iter().map(|s| &s.method).collect::<Vec<_>>()
+    );
+    assert_eq!(sent[0].method, "sendPhoto");
+    assert_eq!(sent[0].chat_id, fake_telegram::CHANNEL);
+    assert_eq!(sent[0].caption, tg_done["post"]["text"].as_str().unwrap());
+    let (_, content_type, bytes) = sent[0].file.clone().expect("an uploaded photo");
+    assert_eq!(content_type, "image/png");
+    let size = social::cards::CardSize::preferred(social::networks::Network::Telegram);
+    assert_eq!(png_size(&bytes), (size.width(), size.height()));
+    assert!(tg_done["post"]["provider_post_id"].as_str().is_some());
+    // Neither token in the answers or the logs.
+    let logs = testkit::logs();
+    for secret in [IG_TOKEN, TG_TOKEN] {
+        for text in [ig_done.to_string(), tg_done.to_string(), logs.clone()] {
+            assert!(!text.contains(secret));
+        }
+    }
 }
